@@ -1,0 +1,41 @@
+import tempfile
+
+import pytest
+from brian2 import prefs, set_device
+from brian2.devices import reinit_devices
+
+TARGETS = ["numpy", "cython", "cpp_standalone"]
+
+
+class Target:
+    """Selects a Brian target for one simulation and restores Brian after it."""
+
+    def __init__(self, name, directory):
+        self.name = name
+        self.directory = directory
+        self.standalone = name == "cpp_standalone"
+
+    def activate(self, **kwds):
+        prefs._backup()
+        if self.standalone:
+            set_device("cpp_standalone", directory=self.directory, **kwds)
+        else:
+            prefs.codegen.target = self.name
+
+    def reset(self):
+        reinit_devices()
+        set_device("runtime")
+        prefs._restore()
+
+
+@pytest.fixture(params=TARGETS)
+def target(request, tmp_path):
+    t = Target(request.param, str(tmp_path / "standalone"))
+    t.activate()
+    yield t
+    t.reset()
+
+
+def target_scope(name):
+    """A Target usable in module-scoped fixtures (shares one build per module)."""
+    return Target(name, tempfile.mkdtemp(prefix="brian2_hetero_"))
