@@ -242,6 +242,12 @@ class HeteroWeights(Function, Group):
 
     # Checks made when code calling the store is generated -----------------
 
+    def __del__(self):
+        # Brian warns about objects never included in a network; a store used
+        # by Synapses was in one, through them.
+        if not self.__dict__.get("_called", False):
+            Group.__del__(self)
+
     def _check_caller(self, owner):
         # Brian passes the Synapses (numpy, Cython) or its pathway (C++).
         synapses = getattr(owner, "synapses", owner)
@@ -265,6 +271,7 @@ class HeteroWeights(Function, Group):
                 f"'{source.name}' ({len(source)} neurons) to '{target.name}' "
                 f"({len(target)} neurons)."
             )
+        self._called = True
         return synapses
 
     def _check_runtime(self, owner):

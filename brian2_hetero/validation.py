@@ -46,15 +46,15 @@ def check_parameters(W0, eta):
 
 
 def _array(value, name, dim, shape, where):
-    fail_for_dimension_mismatch(
-        value, dim, f"{name} must have the same units as W0"
-    )
     if isinstance(value, str) or not isinstance(
         value, (numbers.Number, np.ndarray, list, tuple)
     ):
         raise TypeError(
             f"{name} must be a number or an array of shape {shape}, got {value!r}."
         )
+    fail_for_dimension_mismatch(
+        value, dim, f"{name} must have the same units as W0"
+    )
     data = np.asarray(value, dtype=np.float64)
     if data.ndim == 0:
         data = np.full(shape, float(data))
