@@ -134,6 +134,7 @@ class HeteroWeights(Function, Group):
             "_params", size=2, dtype=np.float64, constant=True, read_only=True
         )
         self.variables.create_clock_variables(self._clock)
+        self.start, self.stop = 0, size
         self._enable_group_attributes()
 
         flat = np.arange(size, dtype=np.int32)
@@ -210,31 +211,23 @@ class HeteroWeights(Function, Group):
         else:
             Group.__setattr__(self, key, value, level=level + 1)
 
-    def run_args(self, w=None, pool=None):
+    def run_args(self, w):
         """
-        Initial values for a run of a built standalone project.
+        New initial weights for a run of a built standalone project.
 
         Parameters
         ----------
-        w : `Quantity` or ndarray, optional
-            New initial weights, a scalar or an (M, N) array.
-        pool : `Quantity` or ndarray, optional
-            New initial pools, a scalar or an (N,) array.
+        w : `Quantity` or ndarray
+            A scalar or an (M, N) array, checked like the ``w`` argument.
 
         Returns
         -------
         run_args : dict
-            To pass (possibly merged with others) as
+            To pass (possibly merged with other entries) as
             ``device.run(run_args=...)``.
         """
-        args = {}
-        if w is not None:
-            weights = validation.check_weights(w, self._shape, self._dim)
-            args[self.state("w", use_units=False)] = weights.T.ravel()
-        if pool is not None:
-            pool_values = validation.check_pool(pool, self._shape[1], self._dim)
-            args[self.state("pool", use_units=False)] = pool_values
-        return args
+        weights = validation.check_weights(w, self._shape, self._dim)
+        return {self.state("w"): Quantity(weights.T.ravel(), dim=self._dim)}
 
     def _store_weights(self, weights):
         # Target-major storage: the M weights onto one target are contiguous.
