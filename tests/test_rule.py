@@ -272,3 +272,24 @@ def test_unit_mismatch_in_code_is_refused_before_the_run():
         cause = cause.__cause__
     assert isinstance(cause, DimensionMismatchError)
     np.testing.assert_array_equal(np.asarray(getw.weights / mV), 1.0)
+
+
+def test_store_and_restore_include_the_weights(target):
+    if target.standalone:
+        print("cpp_standalone: Brian does not support Network.store/restore there")
+        pytest.skip("Brian's cpp_standalone device has no store()/restore()")
+    spikes = {2: [0, 1], 4: [2]}
+    P = generator(spikes, 3)
+    G = NeuronGroup(2, "v : 1")
+    W = np.array([[0.5, 0.0], [1.5, 2.0], [0.1, 0.3]])
+    getw = HeteroWeights(P, G, w=W, pool=1.0, W0=1.0, eta=0.5)
+    S = Synapses(P, G, on_pre="v_post += getw(i, j)")
+    S.connect()
+    net = Network(P, G, S, getw)
+    net.store()
+    net.run(6 * defaultclock.dt)
+    W_end, pool_end, _, _ = simulate(spikes, 6, W.tolist(), [1.0, 1.0], 1.0, 0.5)
+    np.testing.assert_allclose(getw.weights, W_end, rtol=0, atol=TOLERANCE)
+    net.restore()
+    np.testing.assert_array_equal(getw.weights, W)
+    np.testing.assert_array_equal(getw.pool, [1.0, 1.0])
