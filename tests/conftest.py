@@ -37,5 +37,5 @@ def target(request, tmp_path):
 
 
 def target_scope(name):
-    """A Target usable in module-scoped fixtures (shares one build per module)."""
+    """A Target for fixtures that run one simulation and share its results."""
     return Target(name, tempfile.mkdtemp(prefix="brian2_hetero_"))

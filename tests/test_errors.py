@@ -7,7 +7,6 @@ from brian2 import (
     NeuronGroup,
     SpikeGeneratorGroup,
     Synapses,
-    device,
     mV,
     ms,
     nA,

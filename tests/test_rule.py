@@ -11,7 +11,6 @@ from brian2 import (
     StateMonitor,
     Synapses,
     defaultclock,
-    device,
     Hz,
     ms,
     mV,
