@@ -73,8 +73,10 @@ def plot(traces, path):
     t, w, pool = traces
     colors = ["g", "r", "b", "c", "m"]
     fig, axes = plt.subplots(7, 1, sharex=True, figsize=(7, 9))
+    indices = np.array(INDICES)
     for i, c in enumerate(colors):
-        axes[0].plot(TIMES[np.array(INDICES) == i] / ms, [5 - i] * sum(np.array(INDICES) == i), "^", color=c)
+        spike_times = TIMES[indices == i] / ms
+        axes[0].plot(spike_times, np.full(len(spike_times), 5 - i), "^", color=c)
         axes[2 + i].plot(t, w[i], color=c)
         axes[2 + i].set_ylabel(f"w[{i}, 0]")
     axes[0].set_ylabel("input")

@@ -53,15 +53,21 @@ def scenario_values(rng, n_sources, n_targets):
 SCENARIO = dict(n_sources=9, n_targets=4, n_steps=400, W0=1.7, eta=0.35)
 
 
+def scenario_inputs():
+    """Initial weights, pools and spikes of the random scenario."""
+    rng = np.random.default_rng(2012)
+    W, pool = scenario_values(rng, SCENARIO["n_sources"], SCENARIO["n_targets"])
+    spikes = poisson_spikes(rng, SCENARIO["n_sources"], SCENARIO["n_steps"], probability=0.5, grid=7)
+    return W, pool, spikes
+
+
 def run_scenario(name):
     """Random weights and pools, Poisson inputs with many coincident spikes."""
     t = target_scope(name)
     t.activate()
     try:
-        rng = np.random.default_rng(2012)
         M, N, n_steps = SCENARIO["n_sources"], SCENARIO["n_targets"], SCENARIO["n_steps"]
-        W, pool = scenario_values(rng, M, N)
-        spikes = poisson_spikes(rng, M, n_steps, probability=0.5, grid=7)
+        W, pool, spikes = scenario_inputs()
         P = generator(spikes, M)
         G = NeuronGroup(N, "v : 1")
         getw = HeteroWeights(P, G, w=W, pool=pool, W0=SCENARIO["W0"], eta=SCENARIO["eta"])
@@ -87,19 +93,21 @@ def run_scenario(name):
 _results = {}
 
 
+def scenario_result(name):
+    """The scenario's results on target `name`, simulated once per session."""
+    if name not in _results:
+        _results[name] = run_scenario(name)
+    return _results[name]
+
+
 @pytest.fixture(params=TARGETS)
 def scenario(request):
-    if request.param not in _results:
-        _results[request.param] = run_scenario(request.param)
-    return _results[request.param]
+    return scenario_result(request.param)
 
 
 @pytest.fixture(scope="module")
 def reference():
-    W, pool = scenario_values(np.random.default_rng(2012), SCENARIO["n_sources"], SCENARIO["n_targets"])
-    rng = np.random.default_rng(2012)
-    scenario_values(rng, SCENARIO["n_sources"], SCENARIO["n_targets"])
-    spikes = poisson_spikes(rng, SCENARIO["n_sources"], SCENARIO["n_steps"], 0.5, 7)
+    W, pool, spikes = scenario_inputs()
     W_end, pool_end, received, states = simulate(
         spikes, SCENARIO["n_steps"], W.tolist(), pool.tolist(), SCENARIO["W0"], SCENARIO["eta"]
     )
@@ -153,16 +161,11 @@ def test_statemonitor_records_every_step(scenario, reference):
 
 
 def test_targets_agree():
-    for name in TARGETS:
-        if name not in _results:
-            _results[name] = run_scenario(name)
+    first = scenario_result(TARGETS[0])
     for name in TARGETS[1:]:
-        np.testing.assert_allclose(
-            _results[name]["weights"], _results["numpy"]["weights"], rtol=0, atol=TOLERANCE
-        )
-        np.testing.assert_allclose(
-            _results[name]["pool"], _results["numpy"]["pool"], rtol=0, atol=TOLERANCE
-        )
+        other = scenario_result(name)
+        np.testing.assert_allclose(other["weights"], first["weights"], rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(other["pool"], first["pool"], rtol=0, atol=TOLERANCE)
 
 
 def spikes_from_monitor(monitor):
