@@ -295,3 +295,26 @@ def test_store_and_restore_include_the_weights(target):
     net.restore()
     np.testing.assert_array_equal(getw.weights, W)
     np.testing.assert_array_equal(getw.pool, [1.0, 1.0])
+
+
+def test_delays_that_split_a_spike_across_steps(target):
+    # Target j receives every spike j steps late, so one presynaptic spike
+    # reaches its targets in different time steps, and every target sees its
+    # own mix of coincident spikes.
+    rng = np.random.default_rng(17)
+    M, N, n_steps = 6, 3, 120
+    spikes = poisson_spikes(rng, M, n_steps - N, probability=0.5, grid=2)
+    W, pool = scenario_values(rng, M, N)
+    P = generator(spikes, M)
+    G = NeuronGroup(N, "v : 1")
+    getw = HeteroWeights(P, G, w=W, pool=pool, W0=1.2, eta=0.4)
+    S = Synapses(P, G, on_pre="v_post += getw(i, j)")
+    S.connect()
+    S.delay = "j * dt"
+    run(n_steps * defaultclock.dt)
+    for j in range(N):
+        late = {step + j: indices for step, indices in spikes.items()}
+        W_end, pool_end, received, _ = simulate(late, n_steps, W[:, j : j + 1].tolist(), [pool[j]], 1.2, 0.4)
+        np.testing.assert_allclose(np.asarray(getw.weights)[:, j], np.ravel(W_end), rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(getw.pool[j], pool_end[0], rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(G.v[j], received[0], rtol=0, atol=1e-10)

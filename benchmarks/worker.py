@@ -1,0 +1,221 @@
+"""
+Run one implementation of the rule on one Brian target, in a process of its own.
+
+Usage: ``python worker.py IMPLEMENTATION TARGET CASE BUILD RESULT``
+
+IMPLEMENTATION is ``hetero`` (brian2_hetero's getw), ``relay`` (the relay-neuron
+network in plain Brian) or ``netop`` (a network_operation); TARGET is
+``numpy``, ``cython`` or ``cpp_standalone``. CASE is the ``.npz`` file written
+by ``run.py``; BUILD the folder for Cython's cache (``brian`` for Brian's own) or for
+the standalone project, left in place so that a second call with the same
+folder measures a cached build; RESULT the prefix of the two output files: ``RESULT.json`` (times and
+memory) and ``RESULT.npz`` (final weights and pools).
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def high_water_mark():
+    """
+    This process's peak resident memory, in bytes. Not ru_maxrss, which also
+    counts the memory of the process that started this one.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmHWM not found in /proc/self/status")
+
+
+def load_case(path):
+    with np.load(path) as data:
+        case = {key: data[key] for key in data.files}
+    for key in ("M", "N", "n_steps"):
+        case[key] = int(case[key])
+    for key in ("dt", "W0", "eta"):
+        case[key] = float(case[key])
+    return case
+
+
+def inputs(case, **kwds):
+    from brian2 import SpikeGeneratorGroup, second
+
+    return SpikeGeneratorGroup(
+        case["M"], case["sources"], case["steps"] * case["dt"] * second, name="inputs", **kwds
+    )
+
+
+def hetero(case):
+    """getw(i, j): the weights live in the store; one call per synaptic event."""
+    from brian2 import NeuronGroup, Synapses
+
+    from brian2_hetero import HeteroWeights
+
+    P = inputs(case)
+    G = NeuronGroup(case["N"], "v : 1", name="targets")
+    getw = HeteroWeights(
+        P, G, w=case["w_init"], pool=case["pool_init"], W0=case["W0"], eta=case["eta"], name="getw"
+    )
+    S = Synapses(P, G, on_pre="v_post += getw(i, j)", namespace={"getw": getw}, name="synapses")
+    S.connect()
+
+    def result():
+        return np.asarray(getw.weights), np.asarray(getw.pool)
+
+    return [P, G, S, getw], result
+
+
+def relay(case):
+    """
+    The relay-neuron network: one neuron per synapse, which spikes when its
+    input spikes; it takes from its target's pool, then every stronger sibling
+    (a relay neuron of the same target) gives to it through a synapse, then
+    it passes its weight on to the target.
+    """
+    from brian2 import NeuronGroup, Synapses
+
+    M, N = case["M"], case["N"]
+    P = inputs(case, when="before_thresholds", order=0)
+    G = NeuronGroup(N, "v : 1\npool : 1", name="targets")
+    G.pool = case["pool_init"]
+    R = NeuronGroup(
+        M * N,
+        """w : 1
+        w_before : 1
+        pre_idx : integer (constant)
+        post_idx : integer (constant)
+        received_spike : boolean""",
+        threshold="received_spike",
+        reset="received_spike = False",
+        name="relay",
+    )
+    # relay neuron j*M + i stands for the synapse from input i to target j
+    R.pre_idx = np.tile(np.arange(M), N)
+    R.post_idx = np.repeat(np.arange(N), M)
+    R.w = case["w_init"].T.ravel()
+    names = dict(M=M, n_targets=N, W0=case["W0"], eta=case["eta"])
+    forward = Synapses(
+        P, R, on_pre="w_before_post = w_post\nreceived_spike_post = True", name="forward"
+    )
+    forward.pre.when = "before_thresholds"
+    forward.pre.order = 1
+    forward.connect(j="i + k*M for k in range(n_targets)", namespace=names)
+    to_target = Synapses(
+        R,
+        G,
+        on_pre={
+            "from_pool": "taken = eta*pool_post\nw_pre += taken\npool_post -= taken",
+            "transmit": "v_post += w_pre",
+        },
+        namespace=names,
+        name="to_target",
+    )
+    to_target.from_pool.order = 0
+    to_target.transmit.order = 2
+    to_target.connect(j="post_idx_pre")
+    siblings = Synapses(
+        R,
+        R,
+        on_pre="""d = int(w_post > w_before_pre) * w_post*(w_post - w_before_pre)/(W0 + w_post)
+        w_pre += d
+        w_post -= d""",
+        namespace=names,
+        name="siblings",
+    )
+    siblings.pre.order = 1
+    siblings.connect(j="k for k in range(post_idx_pre*M, post_idx_pre*M + M) if k != i", namespace=names)
+
+    def result():
+        W = np.asarray(R.w[:]).reshape(N, M).T
+        return W, np.asarray(G.pool[:])
+
+    return [P, G, R, forward, to_target, siblings], result
+
+
+def netop(case):
+    """A network_operation that applies the rule to the spikes of each step."""
+    from brian2 import NeuronGroup, Synapses, network_operation
+
+    M, N, W0, eta = case["M"], case["N"], case["W0"], case["eta"]
+    P = inputs(case)
+    G = NeuronGroup(N, "v : 1\npool : 1", name="targets")
+    G.pool = case["pool_init"]
+    S = Synapses(P, G, "w : 1", on_pre="v_post += w", name="synapses")
+    S.connect()
+    S.w = case["w_init"].ravel()
+    # all-to-all connections are created source by source: synapse i*N + j
+    W = S.variables["w"].get_value().reshape(M, N)
+    pool = G.variables["pool"].get_value()
+    spikespace = P.variables["_spikespace"].get_value()
+
+    @network_operation(when="before_synapses", name="redistribute")
+    def redistribute():
+        for i in spikespace[: spikespace[-1]]:
+            x = W[i].copy()
+            given = np.where(W > x, W * (W - x) / (W0 + W), 0.0)
+            W[...] -= given
+            from_pool = eta * pool
+            W[i] = x + given.sum(axis=0) + from_pool
+            pool[...] -= from_pool
+
+    def result():
+        return W.copy(), pool.copy()
+
+    return [P, G, S, redistribute], result
+
+
+IMPLEMENTATIONS = {"hetero": hetero, "relay": relay, "netop": netop}
+
+
+def main(argv):
+    implementation, target, case_file, build, result_prefix = argv
+    from brian2 import Network, defaultclock, device, get_device, prefs, second, set_device
+
+    case = load_case(case_file)
+    defaultclock.dt = case["dt"] * second
+    duration = case["n_steps"] * case["dt"] * second
+    standalone = target == "cpp_standalone"
+    if standalone:
+        set_device("cpp_standalone", directory=build, build_on_run=False)
+        rss_file = os.path.join(os.path.abspath(build), "peak_rss.txt")
+        prefs.devices.cpp_standalone.run_cmd_unix = [
+            sys.executable,
+            os.path.join(HERE, "peakrss.py"),
+            rss_file,
+            "./main",
+        ]
+    else:
+        prefs.codegen.target = target
+        if build != "brian":
+            prefs.codegen.runtime.cython.cache_dir = os.path.abspath(build)
+    # Everything but the simulation loop counts as build time: creating the
+    # objects and synapses, code generation, compilation, loading the results.
+    start = time.perf_counter()
+    objects, result = IMPLEMENTATIONS[implementation](case)
+    net = Network(*objects)
+    net.run(duration)
+    if standalone:
+        device.build(directory=build, compile=True, run=False, with_output=False)
+        device.run(directory=build, with_output=False)
+        run_seconds = device._last_run_time
+        with open(rss_file) as f:
+            peak = int(f.read())
+    else:
+        run_seconds = get_device()._last_run_time
+        peak = high_water_mark()
+    build_seconds = time.perf_counter() - start - run_seconds
+    W, pool = result()
+    np.savez(result_prefix + ".npz", W=W, pool=pool)
+    with open(result_prefix + ".json", "w") as f:
+        json.dump({"build_s": build_seconds, "run_s": run_seconds, "peak_bytes": peak}, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

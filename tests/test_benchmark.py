@@ -1,0 +1,55 @@
+"""The benchmark's quick mode: it runs, writes its outputs, and all agree."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+IMPLEMENTATIONS = {
+    ("floor", "c++"),
+    ("hetero", "cpp_standalone"),
+    ("hetero", "cython"),
+    ("hetero", "numpy"),
+    ("relay", "cpp_standalone"),
+    ("relay", "cython"),
+    ("relay", "numpy"),
+    ("netop", "cython"),
+    ("netop", "numpy"),
+}
+TOLERANCE = 1e-9
+
+
+def test_quick_benchmark_outputs_agree(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--quick", "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    print(proc.stdout[-4000:])
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["failures"] == []
+    rows = results["runs"]
+    assert {(r["implementation"], r["target"]) for r in rows if r["run_s"] is not None} == IMPLEMENTATIONS
+    for r in rows:
+        assert r["checked_targets"] == r["N"]
+        assert r["peak_bytes"] > 0
+        if r["implementation"] == "relay":
+            # the relay network takes coincident spikes in its own order: it
+            # matches the reference of that order, and not the rule's
+            assert r["max_diff_own_reference"] <= TOLERANCE
+            assert r["max_diff"] > 1e-6
+        else:
+            assert r["max_diff"] <= TOLERANCE
+            assert r["max_diff_floor"] <= TOLERANCE
+    with open(tmp_path / "results.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [(r["implementation"], r["target"]) for r in table] == [
+        (r["implementation"], r["target"]) for r in rows
+    ]
+    png = (tmp_path / "runtime.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert not (tmp_path / "work").exists()
