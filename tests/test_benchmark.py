@@ -7,17 +7,6 @@ import sys
 from pathlib import Path
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
-IMPLEMENTATIONS = {
-    ("floor", "c++"),
-    ("hetero", "cpp_standalone"),
-    ("hetero", "cython"),
-    ("hetero", "numpy"),
-    ("relay", "cpp_standalone"),
-    ("relay", "cython"),
-    ("relay", "numpy"),
-    ("netop", "cython"),
-    ("netop", "numpy"),
-}
 TOLERANCE = 1e-9
 
 
@@ -33,7 +22,14 @@ def test_quick_benchmark_outputs_agree(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["failures"] == []
     rows = results["runs"]
-    assert {(r["implementation"], r["target"]) for r in rows if r["run_s"] is not None} == IMPLEMENTATIONS
+    # nothing skipped or failed: the C++ loop, and the three others on every target they support
+    assert all(r["run_s"] is not None for r in rows)
+    targets = {}
+    for r in rows:
+        targets.setdefault(r["implementation"], set()).add(r["target"])
+    runtime = {"numpy", "cython"}
+    assert targets == {"floor": {"c++"}, "hetero": runtime | {"cpp_standalone"},
+                       "relay": runtime | {"cpp_standalone"}, "netop": runtime}
     for r in rows:
         assert r["checked_targets"] == r["N"]
         assert r["peak_bytes"] > 0
