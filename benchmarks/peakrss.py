@@ -6,28 +6,17 @@ command's. Used for compiled programs, whose memory the calling Python process
 cannot see on its own.
 
 The peak is the command's own high-water mark (VmHWM), read every few
-milliseconds while it runs. The kernel's ru_maxrss is no use here: it counts
-the memory of the process that started the command, which is larger than a
-small program's. A command that ends before the first reading gets ru_maxrss,
-an upper bound.
+milliseconds while it runs. A command that ends before the first reading gets
+ru_maxrss, an upper bound.
 """
 
 import os
 import sys
 import time
 
+from procfs import high_water_mark
+
 POLL_S = 0.002
-
-
-def high_water_mark(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def main(argv):

@@ -36,6 +36,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+from procfs import field  # noqa: E402
 from reference import apply_spike  # noqa: E402  (the tests' plain-Python rule)
 
 RATE_HZ = 10.0
@@ -94,6 +95,10 @@ class Case:
             self.file, M=M, N=N, n_steps=self.n_steps, dt=DT_S, sources=self.sources,
             steps=self.steps, W0=W0, eta=ETA, w_init=self.W, pool_init=self.pool,
         )
+        self.floor_input = os.path.join(folder, "floor.in")
+        self.write_floor_input(self.floor_input)
+        # computed when a relay network has run on this size
+        self.relay_reference = None
 
     @property
     def label(self):
@@ -160,23 +165,14 @@ def relay_reference(case, columns):
 
 
 def available_memory():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("MemAvailable not found in /proc/meminfo")
+    return int(field("/proc/meminfo", "MemAvailable").split()[0]) * 1024
 
 
 def machine():
     import brian2
     import Cython
 
-    cpu = platform.processor()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = field("/proc/cpuinfo", "model name") or platform.processor()
     compiler = subprocess.run([cxx(), "--version"], capture_output=True, text=True).stdout
     return {
         "cpu": cpu,
@@ -230,11 +226,10 @@ class Floor:
         return time.perf_counter() - start
 
     def run(self, case, timeout):
-        source = os.path.join(case.folder, "floor.in")
         output = os.path.join(case.folder, "floor.out")
         rss = os.path.join(case.folder, "floor.rss")
-        case.write_floor_input(source)
-        out = run_process([sys.executable, os.path.join(HERE, "peakrss.py"), rss, self.binary, source, output], timeout)
+        command = [sys.executable, os.path.join(HERE, "peakrss.py"), rss, self.binary, case.floor_input, output]
+        out = run_process(command, timeout)
         data = np.fromfile(output, dtype=np.float64)
         M, N = case.M, case.N
         with open(rss) as f:
@@ -452,7 +447,7 @@ class Bench:
         if floor:
             row["max_diff_floor"] = largest_difference(final, floor[-1]["W"], floor[-1]["pool"], None)
         if implementation == "relay":
-            if getattr(case, "relay_reference", None) is None:
+            if case.relay_reference is None:
                 self.progress(f"{case.label}: plain-Python reference of the relay network's own order")
                 case.relay_reference = relay_reference(case, columns)
             own = largest_difference(final, *case.relay_reference, columns)

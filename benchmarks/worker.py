@@ -19,19 +19,9 @@ import time
 
 import numpy as np
 
+from procfs import high_water_mark
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def high_water_mark():
-    """
-    This process's peak resident memory, in bytes. Not ru_maxrss, which also
-    counts the memory of the process that started this one.
-    """
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
 def load_case(path):
