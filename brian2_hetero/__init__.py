@@ -1,18 +1,18 @@
 """
 brian2_hetero: heterosynaptic plasticity for Brian2.
 
-`HeteroWeights` is a Brian function, ``getw(i, j)``, backed by an M×N weight
-store: called in a Synapses' ``on_pre`` code, it redistributes the weights of
-all synapses onto the postsynaptic neuron (Bugmann 2012) and returns the new
-weight of the synapse that received the spike, on the numpy, Cython and
-cpp_standalone targets alike.
+A rule such as `bugmann2012` is a Brian function: called as ``getw(i, j)`` in
+the ``on_pre`` code of a `Synapses`, it reads and rewrites that Synapses' own
+weights of all synapses onto the postsynaptic neuron, and the neuron's own
+variables, and returns the new weight of the synapse that received the
+spike, on the numpy, Cython and cpp_standalone targets alike.
 """
 
 from . import brian_compat
 from .brian_compat import HeteroCompileError
-from .store import HeteroWeights
+from .rule import HeteroRule, bugmann2012
 
-__all__ = ["HeteroWeights", "HeteroCompileError"]
-__version__ = "0.1.0"
+__all__ = ["bugmann2012", "HeteroRule", "HeteroCompileError"]
+__version__ = "0.2.0"
 
 brian_compat.install()

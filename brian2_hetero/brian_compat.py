@@ -1,14 +1,16 @@
 """
-Adjustments to Brian that code calling a `HeteroWeights` store relies on.
+Everything brian2_hetero needs from Brian beyond its public surface, in one
+place: each function says which Brian internal it relies on and why.
 
 Each adjustment is narrow: it changes nothing for code that does not call a
-store, except the loop-counter fix below, which repairs Brian's own Cython
+rule, except the loop-counter fix below, which repairs Brian's own Cython
 template for every `Synapses` whose code reads ``i``.
 """
 
 import logging
 import re
 import sys
+from collections import namedtuple
 
 import jinja2
 from brian2.codegen.permutation_analysis import (
@@ -17,9 +19,10 @@ from brian2.codegen.permutation_analysis import (
 )
 from brian2.codegen.runtime.cython_rt import CythonCodeObject
 from brian2.codegen.templates import LazyTemplateLoader
+from brian2.core.network import Network
 from brian2.utils.logger import get_logger
 
-__all__ = ["install", "HeteroCompileError"]
+__all__ = ["install", "HeteroCompileError", "calling_code_object", "after_run_hooks"]
 
 logger = get_logger(__name__)
 
@@ -35,11 +38,75 @@ _UNFIXABLE_HINT = (
 
 
 class HeteroCompileError(RuntimeError):
-    """Brian could not compile code that calls a `HeteroWeights` store."""
+    """Brian could not compile code that calls a brian2_hetero rule."""
 
 
-def _is_store(value):
-    return getattr(value, "_c_name", "").startswith("_hetero_")
+def _is_rule(value):
+    return getattr(value, "_hetero_rule", False) is True
+
+
+#: What `calling_code_object` returns.
+CallSite = namedtuple(
+    "CallSite", "owner name template abstract_code variables template_kwds"
+)
+
+
+def calling_code_object():
+    """
+    The code object that Brian is generating while it asks a function for its
+    implementation, or None.
+
+    Brian hands a function's implementation only the owner of the code
+    object, which does not say which code (on_pre, on_post, a reset, a summed
+    variable, ...) calls the function, nor with which arguments. Both are
+    arguments of ``Device.code_object(owner, name, abstract_code, variables,
+    template_name, variable_indices, codeobj_class, template_kwds, ...)``
+    (the same in brian2 2.6 to 2.11), which is on the stack whenever an
+    implementation is asked for its code, on every target.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "code_object":
+            local = frame.f_locals
+            if {"owner", "abstract_code", "variables", "template_name"} <= local.keys():
+                code = local["abstract_code"]
+                if isinstance(code, str):
+                    code = {"run": code}
+                return CallSite(
+                    owner=local["owner"],
+                    name=local.get("name", ""),
+                    template=local["template_name"],
+                    abstract_code=dict(code),
+                    variables=local["variables"],
+                    template_kwds=local.get("template_kwds") or {},
+                )
+        frame = frame.f_back
+    return None
+
+
+#: Callables ``hook(network)`` run after every run of every runtime
+#: `Network`; see `_run_after_run_hooks`.
+after_run_hooks = []
+
+
+def _run_after_run_hooks():
+    """
+    Brian has no public hook that runs after every run of a network, and
+    objects that a user leaves out of an explicit `Network` never see its
+    runs; wrap ``Network.after_run`` (the same in brian2 2.6 to 2.11) so that
+    values a run left behind can be checked.
+    """
+    original = Network.after_run
+    if getattr(original, "_brian2_hetero", False):
+        return
+
+    def after_run(self):
+        original(self)
+        for hook in list(after_run_hooks):
+            hook(self)
+
+    after_run._brian2_hetero = True
+    Network.after_run = after_run
 
 
 def _fix_cython_loop_counter():
@@ -92,7 +159,7 @@ def _fix_cython_loop_counter():
 def _report_swallowed_compile_errors():
     """
     Brian prints a Cython compilation error and then runs nothing for that
-    code object. For code that calls a store, raise instead.
+    code object. For code that calls a rule, raise instead.
     """
     original = CythonCodeObject.compile_block
     if getattr(original, "_brian2_hetero", False):
@@ -105,12 +172,12 @@ def _report_swallowed_compile_errors():
             module is None
             and code
             and "EMPTY_CODE_BLOCK" not in code
-            and any(_is_store(v) for v in self.variables.values())
+            and any(_is_rule(v) for v in self.variables.values())
         ):
-            stores = sorted(v.name for v in self.variables.values() if _is_store(v))
+            rules = sorted(v.name for v in self.variables.values() if _is_rule(v))
             raise HeteroCompileError(
                 f"Cython could not compile the '{block}' code of '{self.owner.name}', "
-                f"which calls HeteroWeights {', '.join(map(repr, stores))}; the "
+                f"which calls rule {', '.join(map(repr, rules))}; the "
                 "compiler's message is printed above. Nothing was run."
                 + _UNFIXABLE_HINT * (cython_loop_counter == "unfixable")
             )
@@ -120,14 +187,16 @@ def _report_swallowed_compile_errors():
     CythonCodeObject.compile_block = compile_block
 
 
-class _StoreOrderFilter(logging.Filter):
+class _RuleOrderFilter(logging.Filter):
     """
-    A store is declared stateful so that Brian never drops or reorders its
+    A rule is declared stateful so that Brian never drops or reorders its
     calls; Brian then warns that code calling it "may not be well-defined".
-    The order of calls to a store is defined (delivery order, on every target),
+    The order of calls to a rule is defined (delivery order, on every target),
     so this filter drops that warning when the code block would pass Brian's
-    order check with the stores left out. Any other order dependence is still
-    reported.
+    order check with the rules left out. Any other order dependence is still
+    reported. It finds the statements in the frame of Brian's
+    ``CodeGenerator.translate`` (locals ``self`` and ``vs``); if a Brian
+    version changes that, the warning simply shows again.
     """
 
     message = "may not be well-defined"
@@ -149,9 +218,9 @@ class _StoreOrderFilter(logging.Filter):
         if frame is None:
             return True
         variables = generator.variables
-        if not any(_is_store(v) for v in variables.values()):
+        if not any(_is_rule(v) for v in variables.values()):
             return True
-        others = {k: v for k, v in variables.items() if not _is_store(v)}
+        others = {k: v for k, v in variables.items() if not _is_rule(v)}
         try:
             check_for_order_independence(
                 statements, others, generator.variable_indices
@@ -161,10 +230,10 @@ class _StoreOrderFilter(logging.Filter):
         return False
 
 
-def _filter_store_order_warning():
+def _filter_rule_order_warning():
     target = logging.getLogger("brian2.codegen.generators.base")
-    if not any(isinstance(f, _StoreOrderFilter) for f in target.filters):
-        target.addFilter(_StoreOrderFilter())
+    if not any(isinstance(f, _RuleOrderFilter) for f in target.filters):
+        target.addFilter(_RuleOrderFilter())
 
 
 #: What `install` found for the Cython loop counter of this Brian version.
@@ -181,4 +250,5 @@ def install():
             logger.debug(f"Cannot check Brian's Cython synapses template: {exc}")
             cython_loop_counter = "unfixable"
     _report_swallowed_compile_errors()
-    _filter_store_order_warning()
+    _filter_rule_order_warning()
+    _run_after_run_hooks()

@@ -5,14 +5,25 @@ from importlib import resources
 
 import jinja2
 
-__all__ = ["render", "TEMPLATE_FILES"]
+__all__ = ["render", "TEMPLATE_FILES", "BODY_FILES"]
 
 #: Template file of each (target, role), relative to the templates package.
 TEMPLATE_FILES = {
-    ("numpy", "getw"): "numpy/getw.py.jinja",
-    ("cython", "getw"): "cython/getw.pyx.jinja",
-    ("cpp", "getw"): "cpp/getw.cpp.jinja",
-    ("cpp", "check"): "cpp/check.cpp.jinja",
+    ("numpy", "rule"): "numpy/rule.py.jinja",
+    ("cython", "rule"): "cython/rule.pyx.jinja",
+    ("cpp", "rule"): "cpp/rule.cpp.jinja",
+    ("cpp", "before_run"): "cpp/before_run.cpp.jinja",
+    ("cpp", "after_run"): "cpp/after_run.cpp.jinja",
+}
+
+_EXTENSIONS = {"numpy": "py", "cython": "pyx", "cpp": "cpp"}
+
+#: Template of each (target, rule name) holding the rule's body as macros,
+#: which the target's ``rule`` template imports.
+BODY_FILES = {
+    (target, rule): f"{target}/{rule}.{extension}.jinja"
+    for target, extension in _EXTENSIONS.items()
+    for rule in ("bugmann2012",)
 }
 
 
@@ -37,7 +48,7 @@ def _environment():
     )
 
 
-def render(target, role="getw", **context):
+def render(target, role, **context):
     """
     Render the template of ``role`` for a code generation ``target``.
 
@@ -45,12 +56,14 @@ def render(target, role="getw", **context):
     ----------
     target : {'numpy', 'cython', 'cpp'}
         The code generation target.
-    role : {'getw', 'check'}, optional
-        What the code is for: the implementation of the weight function, or
-        (``'cpp'`` only) the connectivity check run before a standalone
-        network run.
+    role : {'rule', 'before_run', 'after_run'}
+        What the code is for: the implementation of a rule's function, or
+        (``'cpp'`` only) the checks and sibling index that a standalone
+        project runs before and after each network run.
     **context
         The values the template expects (listed at the top of each template).
+        ``rule`` templates get the rule's name as ``body``, which selects its
+        body from `BODY_FILES`.
 
     Returns
     -------
@@ -64,4 +77,6 @@ def render(target, role="getw", **context):
             f"No template for target '{target}' and role '{role}'; available: "
             + ", ".join(f"{t}/{r}" for t, r in TEMPLATE_FILES)
         ) from None
+    if role == "rule":
+        context["body"] = BODY_FILES[(target, context["body"])]
     return _environment().get_template(name).render(template=name, **context)

@@ -1,115 +1,287 @@
-"""Checks of user input: each returns plain float64 data or raises before
-anything is stored, naming the offending value."""
+"""
+Checks of everything a user can get wrong, each raising before anything runs
+and naming the offending value or call: a rule's parameters, where and how
+the rule is called, the variables it acts on, and their values.
+"""
 
+import ast
 import numbers
 
 import numpy as np
+from brian2.codegen.translation import get_identifiers_recursively
+from brian2.core.variables import ArrayVariable, DynamicArrayVariable
+from brian2.groups.subgroup import Subgroup
+from brian2.synapses.synapses import Synapses
 from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
+    DimensionMismatchError,
     fail_for_dimension_mismatch,
     get_dimensions,
+    get_unit,
 )
 
-__all__ = ["check_parameters", "check_weights", "check_pool", "check_connectivity"]
+__all__ = [
+    "check_parameter",
+    "check_call_site",
+    "Caller",
+    "check_values",
+    "check_finite",
+]
+
+# Where else a function can be called from, in words, by Brian template.
+_TEMPLATES = {
+    "reset": "the reset code",
+    "threshold": "the threshold condition",
+    "stateupdate": "the equations or run_regularly code",
+    "summed_variable": "a summed variable",
+    "group_variable_set": "a string assigned to a variable",
+    "group_variable_set_conditional": "a string assigned to a variable",
+    "group_get_indices": "a string index",
+    "synapses_create_generator": "the arguments of connect()",
+}
 
 
 def _scalar(value, name):
-    if np.ndim(value) != 0 or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a scalar, got {value!r}.")
-    number = float(np.asarray(value))
-    if not np.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}.")
-    return number
+    if (
+        isinstance(value, (bool, np.bool_, str))
+        or not isinstance(value, (numbers.Number, np.ndarray))
+        or np.ndim(value) != 0
+    ):
+        raise TypeError(f"{name} must be a scalar number, got {name} = {value!r}.")
+    return float(np.asarray(value))
 
 
-def check_parameters(W0, eta):
+def check_parameter(parameter, value, dim, rule):
     """
-    Check ``W0`` and ``eta``.
+    Check a value for ``parameter`` (a `Parameter`) of ``rule`` (its name),
+    whose weights have dimensions ``dim``.
 
     Returns
     -------
-    W0 : float
-        ``W0`` without units.
-    eta : float
-    dim : `Dimension`
-        The dimensions of ``W0``, which all weights and pools share.
+    value : float
+        Without units.
     """
-    dim = get_dimensions(W0)
-    W0_value = _scalar(W0, "W0")
-    if W0_value <= 0:
-        raise ValueError(f"W0 must be positive, got W0={W0!r}.")
-    fail_for_dimension_mismatch(eta, DIMENSIONLESS, "eta must be dimensionless")
-    eta_value = _scalar(eta, "eta")
-    if not 0 <= eta_value <= 1:
-        raise ValueError(f"eta must lie in [0, 1], got eta={eta!r}.")
-    return W0_value, eta_value, dim
+    expected = dim if parameter.weight_units else DIMENSIONLESS
+    fail_for_dimension_mismatch(
+        value,
+        expected,
+        f"Rule '{rule}': {parameter.name} must "
+        + ("have the units of the weights" if parameter.weight_units else "be dimensionless")
+        + f", got {parameter.name} = {value!r}",
+    )
+    number = _scalar(value, parameter.name)
+    if not (np.isfinite(number) and parameter.accepts(number)):
+        raise ValueError(
+            f"Rule '{rule}': {parameter.name} must be {parameter.admissible()}, "
+            f"got {parameter.name} = {value!r}."
+        )
+    return number
 
 
-def _array(value, name, dim, shape, where):
-    if isinstance(value, str) or not isinstance(
-        value, (numbers.Number, np.ndarray, list, tuple)
+def _describe(site):
+    pathway = site.template_kwds.get("pathway")
+    if site.template == "synapses" and pathway is not None:
+        return f"the on_post code of '{pathway.synapses.name}'"
+    where = _TEMPLATES.get(site.template, f"the '{site.template}' code")
+    return f"{where} of '{site.owner.name}'"
+
+
+def _calls(code):
+    """The calls of names in ``code`` (abstract code), or None if it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    ]
+
+
+def check_call_site(rule, site):
+    """
+    Check that ``site`` (a `CallSite`) calls ``rule`` as ``name(i, j)``, once,
+    in the on_pre code of a `Synapses`, in a code block that leaves the
+    variables the rule changes to the rule.
+
+    Returns
+    -------
+    synapses : `Synapses`
+    """
+    if site is None:
+        raise RuntimeError(
+            f"Rule '{rule.name}': cannot find the code that calls it; this "
+            "version of Brian is not supported by brian2_hetero."
+        )
+    pathway = site.template_kwds.get("pathway")
+    if not (
+        site.template == "synapses"
+        and pathway is not None
+        and pathway.prepost == "pre"
+        and isinstance(site.owner, Synapses)
     ):
         raise TypeError(
-            f"{name} must be a number or an array of shape {shape}, got {value!r}."
+            f"Rule '{rule.name}' can only be called in the on_pre code of Synapses, "
+            f"not in {_describe(site)}."
         )
-    fail_for_dimension_mismatch(
-        value, dim, f"{name} must have the same units as W0"
-    )
-    data = np.asarray(value, dtype=np.float64)
-    if data.ndim == 0:
-        data = np.full(shape, float(data))
-    elif data.shape != shape:
-        raise ValueError(
-            f"{name} must be a scalar or have shape {shape}, got shape {data.shape}."
+    synapses = site.owner
+    where = f"the on_pre code of '{pathway.name}'"
+    rules = {name for name, var in site.variables.items() if getattr(var, "_hetero_rule", False)}
+    mine = {name for name in rules if site.variables[name] is rule}
+    for block, code in site.abstract_code.items():
+        calls = _calls(code)
+        if calls is None:
+            continue
+        rule_calls = [c for c in calls if c.func.id in rules]
+        if len(rule_calls) > 1:
+            raise ValueError(
+                f"{where.capitalize()} calls rules {len(rule_calls)} times "
+                f"({', '.join(ast.unparse(c) for c in rule_calls)}); call one rule once "
+                "per code block, e.g. one per pathway: "
+                "on_pre={'pre': ..., 'other': ...}."
+            )
+        for call in rule_calls:
+            args = [a.id if isinstance(a, ast.Name) else None for a in call.args]
+            if call.func.id in mine and (args != ["i", "j"] or call.keywords):
+                raise ValueError(
+                    f"Rule '{rule.name}' must be called as {call.func.id}(i, j), "
+                    f"with the synapse's own indices, but {where} calls "
+                    f"{ast.unparse(call)}."
+                )
+        if not any(c.func.id in mine for c in rule_calls) and any(
+            name in mine for name in get_identifiers_recursively([code], site.variables)
+        ):
+            raise ValueError(
+                f"Rule '{rule.name}' must be called directly in on_pre code, not "
+                f"through a subexpression, in {where}."
+            )
+    caller = Caller(rule, synapses)
+    for code in site.abstract_code.values():
+        for name in sorted(get_identifiers_recursively([code], site.variables)):
+            var = site.variables.get(name)
+            if var is caller.w or var is caller.pool:
+                raise ValueError(
+                    f"{where.capitalize()} calls rule '{rule.name}' and also uses "
+                    f"'{name}', which the rule changes: Brian would read it before "
+                    "the call and write it back after it. Use the value the rule "
+                    "returns, or put that statement in another pathway, e.g. "
+                    "on_pre={'pre': ..., 'other': ...}."
+                )
+    return caller
+
+
+class Caller:
+    """
+    The variables ``rule`` acts on for a calling ``synapses``, checked: the
+    per-synapse variable (``w``) and the target's per-neuron variable
+    (``pool``), with the group sizes and index offsets.
+    """
+
+    def __init__(self, rule, synapses):
+        self.synapses = synapses
+        source, target = synapses.source, synapses.target
+        self.source_offset = source.start if isinstance(source, Subgroup) else 0
+        self.target_offset = target.start if isinstance(target, Subgroup) else 0
+        self.group = target.source if isinstance(target, Subgroup) else target
+        source_group = source.source if isinstance(source, Subgroup) else source
+        self.n_sources = len(source_group)
+        self.n_targets = len(target)
+        self.w_name, self.pool_name = rule.variable_names
+        self.w = self._variable(rule, synapses, self.w_name, "per-synapse", synapses)
+        self.pool = self._variable(rule, self.group, self.pool_name, "per-neuron", target)
+
+    @staticmethod
+    def _variable(rule, group, name, kind, shown):
+        var = group.variables.get(name)
+        what = f"Rule '{rule.name}' acts on the {kind} variable '{name}' of '{shown.name}'"
+        if var is None:
+            raise KeyError(
+                f"{what}, which has no variable '{name}'. Add it to its equations "
+                f"(e.g. '{name} : {get_unit(rule.dim) if rule.dim is not DIMENSIONLESS else 1}') "
+                f"or name another one with {'w' if kind == 'per-synapse' else 'pool'}=..."
+            )
+        per_item = (
+            isinstance(var, DynamicArrayVariable)
+            if kind == "per-synapse"
+            else isinstance(var, ArrayVariable) and var.size == len(group)
         )
-    bad = ~np.isfinite(data)
+        if not per_item or var.scalar or getattr(var.owner, "name", None) != group.name:
+            raise TypeError(f"{what}, but '{name}' is not a {kind} variable of it.")
+        if var.read_only or var.constant or var.dtype != np.float64:
+            raise TypeError(
+                f"{what}, but '{name}' is "
+                + ("constant" if (var.read_only or var.constant) else f"of type {var.dtype}")
+                + ": it must be a writable floating point (float64) variable."
+            )
+        if var.dim != rule.dim:
+            raise DimensionMismatchError(
+                f"{what}, which must have the units of "
+                f"{', '.join(p.name for p in rule.spec.parameters if p.weight_units)} "
+                f"({get_unit(rule.dim)}), but has units of {get_unit(var.dim)}",
+                var.dim,
+                rule.dim,
+            )
+        return var
+
+
+def check_finite(values, what):
+    """Raise a ValueError naming the first non-finite entry of ``values``."""
+    bad = ~np.isfinite(values)
     if bad.any():
-        index = np.unravel_index(np.argmax(bad), shape)
-        raise ValueError(
-            f"{name} must be finite, got {data[index]} at {where(index)}."
-        )
-    negative = data < 0
-    if negative.any():
-        index = np.unravel_index(np.argmax(negative), shape)
-        raise ValueError(
-            f"{name} must not be negative, got {data[index]} at {where(index)}."
-        )
-    return data
+        k = int(np.argmax(bad))
+        raise FloatingPointError(what(k, values[k]))
 
 
-def check_weights(w, shape, dim, name="w"):
-    """Return ``w`` as a float64 array of ``shape`` (M, N), or raise."""
-    return _array(w, name, dim, shape, lambda ij: f"(i, j) = ({ij[0]}, {ij[1]})")
+def _first_bad(values):
+    bad = ~(np.isfinite(values) & (values >= 0))
+    return int(np.argmax(bad)) if bad.any() else None
 
 
-def check_pool(pool, n_targets, dim, name="pool"):
-    """Return ``pool`` as a float64 array of shape (N,), or raise."""
-    return _array(pool, name, dim, (n_targets,), lambda j: f"j = {j[0]}")
-
-
-def check_connectivity(pre, post, n_sources, n_targets, store, synapses):
+def check_values(rule, caller):
     """
-    Check that ``pre``/``post`` hold every (i, j) pair exactly once.
-
-    Raises
-    ------
-    ValueError
-        Naming the first pair that has no synapse or more than one.
+    At the start of a run: the rule's parameters are admissible, the weights
+    and pools finite and non-negative, and no (i, j) pair has more than one
+    synapse.
     """
-    pre = np.asarray(pre, dtype=np.int64)
-    post = np.asarray(post, dtype=np.int64)
-    counts = np.bincount(post * n_sources + pre, minlength=n_sources * n_targets)
-    problem = None
-    if (counts > 1).any():
-        k = int(np.argmax(counts > 1))
-        problem = f"has {counts[k]} synapses"
-    elif (counts == 0).any():
-        k = int(np.argmax(counts == 0))
-        problem = "has no synapse"
-    if problem is not None:
-        i, j = k % n_sources, k // n_sources
+    for parameter in rule.spec.parameters:
+        value = float(rule.variables[parameter.name].get_value()[0])
+        if not (np.isfinite(value) and parameter.accepts(value)):
+            raise ValueError(
+                f"Rule '{rule.name}': {parameter.name} must be "
+                f"{parameter.admissible()}, got {parameter.name} = {value!r}. "
+                "Nothing was run."
+            )
+    synapses = caller.synapses
+    pre = synapses.variables["_synaptic_pre"].get_value()
+    post = synapses.variables["_synaptic_post"].get_value()
+    w = caller.w.get_value()
+    s = _first_bad(w)
+    if s is not None:
         raise ValueError(
-            f"HeteroWeights '{store}' needs exactly one synapse per (i, j) pair "
-            f"in Synapses '{synapses}' (all-to-all, e.g. connect()), but pair "
-            f"(i, j) = ({i}, {j}) {problem}."
+            f"Rule '{rule.name}' needs finite, non-negative weights, but Synapses "
+            f"'{synapses.name}' has {caller.w_name} = {w[s]!r} at synapse {s} "
+            f"(i = {pre[s] - caller.source_offset}, j = {post[s] - caller.target_offset}). "
+            "Nothing was run."
+        )
+    stop = caller.target_offset + caller.n_targets
+    pool = caller.pool.get_value()[caller.target_offset : stop]
+    k = _first_bad(pool)
+    if k is not None:
+        raise ValueError(
+            f"Rule '{rule.name}' needs a finite, non-negative {caller.pool_name}, but "
+            f"'{caller.group.name}' has {caller.pool_name} = {pool[k]!r} at neuron "
+            f"{k + caller.target_offset}. Nothing was run."
+        )
+    pairs = (post.astype(np.int64) - caller.target_offset) * caller.n_sources + pre
+    pairs.sort()
+    repeated = np.flatnonzero(pairs[1:] == pairs[:-1])
+    if repeated.size:
+        pair = int(pairs[repeated[0]])
+        raise ValueError(
+            f"Rule '{rule.name}' needs at most one synapse per (i, j) pair, but "
+            f"Synapses '{synapses.name}' has more than one from "
+            f"i = {pair % caller.n_sources - caller.source_offset} to "
+            f"j = {pair // caller.n_sources} (e.g. connect(n=2)), so that "
+            f"{rule.name}(i, j) would be ambiguous. Nothing was run."
         )
