@@ -1,47 +1,78 @@
 """Plain-Python statement of the rule, independent of the package's code."""
 
 
-def apply_spike(W, pool, i, j, W0, eta):
-    """Apply one spike at synapse (i, j) to W (list of lists) and pool (list)."""
-    x = W[i][j]
+def apply_spike(w, pool, synapses_onto, s, target, W0, eta):
+    """
+    Apply one spike at synapse ``s`` onto neuron ``target``: ``w`` is a list
+    (per synapse), ``pool`` a list (per neuron) and ``synapses_onto[target]``
+    the synapses onto that neuron. Returns the synapse's new weight.
+    """
+    x = w[s]
     gain = 0.0
-    for k in range(len(W)):
-        if k != i and W[k][j] > x:
-            d = W[k][j] * (W[k][j] - x) / (W0 + W[k][j])
-            W[k][j] -= d
+    for k in synapses_onto[target]:
+        if k != s and w[k] > x:
+            d = w[k] * (w[k] - x) / (W0 + w[k])
+            w[k] -= d
             gain += d
-    W[i][j] = x + gain + eta * pool[j]
-    pool[j] -= eta * pool[j]
-    return W[i][j]
+    w[s] = x + gain + eta * pool[target]
+    pool[target] -= eta * pool[target]
+    return w[s]
 
 
-def simulate(spikes, n_steps, W, pool, W0, eta):
+class Pathway:
     """
-    Run the rule over all-to-all synapses.
-
-    Parameters
-    ----------
-    spikes : dict
-        Time step -> presynaptic indices spiking in it.
-    n_steps : int
-    W : list of lists (M, N), pool : list (N,)
-        Initial values (copied).
-
-    Returns
-    -------
-    W, pool : final values
-    received : list
-        Per target, the sum of the values getw returned for it.
-    states : list of (W, pool)
-        The values at the start of every time step.
+    One Synapses' on_pre pathway: synapse ``s`` goes from ``pre[s]`` to
+    ``post[s]`` (an index into the pool list) and delivers ``delay[s]`` steps
+    after its source spiked. ``on_post(w, s)``, if given, runs for every
+    synapse onto a neuron that spikes (``post_spikes``: step -> neurons).
     """
-    W = [list(row) for row in W]
+
+    def __init__(self, pre, post, w, W0, eta, delay=None, post_spikes=None, on_post=None):
+        self.pre, self.post = list(pre), list(post)
+        self.w = list(w)
+        self.W0, self.eta = W0, eta
+        self.delay = list(delay) if delay is not None else [0] * len(self.pre)
+        self.post_spikes = post_spikes or {}
+        self.on_post = on_post
+        self.onto = {}
+        for s, t in enumerate(self.post):
+            self.onto.setdefault(t, []).append(s)
+        self.received = {}
+        self.arrivals = {}
+
+    def schedule(self, spikes):
+        """
+        The order in which Brian delivers: by arrival step; within a step by
+        the step the source spiked, then source index, then synapse index.
+        """
+        for step in sorted(spikes):
+            for source in sorted(spikes[step]):
+                for s in range(len(self.pre)):
+                    if self.pre[s] == source:
+                        self.arrivals.setdefault(step + self.delay[s], []).append(s)
+
+    def step(self, step, pool):
+        for s in self.arrivals.get(step, ()):
+            t = self.post[s]
+            value = apply_spike(self.w, pool, self.onto, s, t, self.W0, self.eta)
+            self.received[t] = self.received.get(t, 0.0) + value
+        if self.on_post is not None:
+            for t in self.post_spikes.get(step, ()):
+                for s in self.onto.get(t, ()):
+                    self.w[s] = self.on_post(self.w[s])
+
+
+def simulate(pathways, pool, n_steps):
+    """
+    Run ``pathways`` (scheduled, in the order Brian runs them within a step)
+    for ``n_steps``; ``pool`` (a list, copied) is shared by all of them.
+    Returns the final pool and the weights at the start of every step (one
+    list per pathway per step).
+    """
     pool = list(pool)
-    received = [0.0] * len(pool)
-    states = []
+    history = []
     for step in range(n_steps):
-        states.append(([list(row) for row in W], list(pool)))
-        for i in sorted(spikes.get(step, ())):
-            for j in range(len(pool)):
-                received[j] += apply_spike(W, pool, i, j, W0, eta)
-    return W, pool, received, states
+        history.append([list(p.w) for p in pathways])
+        for pathway in pathways:
+            pathway.step(step, pool)
+    return pool, history
