@@ -10,7 +10,7 @@ from brian2.core.preferences import prefs
 from brian2.core.variables import Variables
 from brian2.devices.device import RuntimeDevice, get_device
 from brian2.groups.group import Group
-from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions, get_unit
+from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions, get_unit
 
 from . import brian_compat, validation
 from .render import render
@@ -53,7 +53,8 @@ class HeteroRule(Function, Group):
     _hetero_rule = True
 
     def __init__(self, spec, parameters, w, pool, name):
-        dim = get_dimensions(parameters[next(p.name for p in spec.parameters if p.weight_units)])
+        scale = parameters[next(p.name for p in spec.parameters if p.weight_units)]
+        dim = get_dimensions(scale) if isinstance(scale, Quantity) else DIMENSIONLESS
         values = {
             p.name: validation.check_parameter(p, parameters[p.name], dim, name.rstrip("*"))
             for p in spec.parameters
@@ -143,11 +144,12 @@ class HeteroRule(Function, Group):
         return caller
 
     def _check_after_run(self, network):
-        names = {obj.name for obj in network.objects}
-        for name, caller in list(self._callers.items()):
-            if name not in names or not isinstance(get_device(), RuntimeDevice):
+        if not isinstance(get_device(), RuntimeDevice):
+            return  # a standalone project checks itself, see after_run.cpp.jinja
+        for synapses in network.objects:
+            caller = self._callers.get(synapses.name)
+            if caller is None or synapses.variables.get(caller.w_name) is not caller.w:
                 continue
-            synapses = caller.synapses
             validation.check_finite(
                 caller.w.get_value(),
                 lambda s, v: (

@@ -61,6 +61,7 @@ def check_parameter(parameter, value, dim, rule):
     value : float
         Without units.
     """
+    number = _scalar(value, parameter.name)
     expected = dim if parameter.weight_units else DIMENSIONLESS
     fail_for_dimension_mismatch(
         value,
@@ -69,7 +70,6 @@ def check_parameter(parameter, value, dim, rule):
         + ("have the units of the weights" if parameter.weight_units else "be dimensionless")
         + f", got {parameter.name} = {value!r}",
     )
-    number = _scalar(value, parameter.name)
     if not (np.isfinite(number) and parameter.accepts(number)):
         raise ValueError(
             f"Rule '{rule}': {parameter.name} must be {parameter.admissible()}, "
@@ -211,7 +211,7 @@ class Caller:
         if var.read_only or var.constant or var.dtype != np.float64:
             raise TypeError(
                 f"{what}, but '{name}' is "
-                + ("constant" if (var.read_only or var.constant) else f"of type {var.dtype}")
+                + ("constant" if (var.read_only or var.constant) else f"of type {np.dtype(var.dtype).name}")
                 + ": it must be a writable floating point (float64) variable."
             )
         if var.dim != rule.dim:
@@ -230,7 +230,7 @@ def check_finite(values, what):
     bad = ~np.isfinite(values)
     if bad.any():
         k = int(np.argmax(bad))
-        raise FloatingPointError(what(k, values[k]))
+        raise FloatingPointError(what(k, float(values[k])))
 
 
 def _first_bad(values):
@@ -260,7 +260,7 @@ def check_values(rule, caller):
     if s is not None:
         raise ValueError(
             f"Rule '{rule.name}' needs finite, non-negative weights, but Synapses "
-            f"'{synapses.name}' has {caller.w_name} = {w[s]!r} at synapse {s} "
+            f"'{synapses.name}' has {caller.w_name} = {float(w[s])!r} at synapse {s} "
             f"(i = {pre[s] - caller.source_offset}, j = {post[s] - caller.target_offset}). "
             "Nothing was run."
         )
@@ -270,7 +270,7 @@ def check_values(rule, caller):
     if k is not None:
         raise ValueError(
             f"Rule '{rule.name}' needs a finite, non-negative {caller.pool_name}, but "
-            f"'{caller.group.name}' has {caller.pool_name} = {pool[k]!r} at neuron "
+            f"'{caller.group.name}' has {caller.pool_name} = {float(pool[k])!r} at neuron "
             f"{k + caller.target_offset}. Nothing was run."
         )
     pairs = (post.astype(np.int64) - caller.target_offset) * caller.n_sources + pre

@@ -7,6 +7,7 @@ from brian2 import (
     NeuronGroup,
     SpikeGeneratorGroup,
     Synapses,
+    device,
     mV,
     ms,
     nA,
@@ -15,61 +16,7 @@ from brian2 import (
 )
 from brian2.units.fundamentalunits import DimensionMismatchError
 
-from brian2_hetero import HeteroWeights
-
-
-def groups(n_sources=3, n_targets=2):
-    P = SpikeGeneratorGroup(n_sources, [0, 1], [1, 1] * ms)
-    G = NeuronGroup(n_targets, "v : 1")
-    return P, G
-
-
-GOOD = dict(w=0.5, pool=3.0, W0=3.0, eta=0.8)
-
-
-@pytest.mark.parametrize(
-    "changes, error, text",
-    [
-        (dict(w=np.ones((2, 3))), ValueError, "shape (3, 2), got shape (2, 3)"),
-        (dict(w=[[1, 2], [3, np.nan], [0, 0]]), ValueError, "nan at (i, j) = (1, 1)"),
-        (dict(w=[[1, 2], [3, 4], [np.inf, 0]]), ValueError, "inf at (i, j) = (2, 0)"),
-        (dict(w=[[1, 2], [3, 4], [0, -0.25]]), ValueError, "-0.25 at (i, j) = (2, 1)"),
-        (dict(pool=[1.0, -2.0]), ValueError, "-2.0 at j = 1"),
-        (dict(pool=[1.0, 2.0, 3.0]), ValueError, "shape (2,), got shape (3,)"),
-        (dict(pool=np.nan), ValueError, "pool must be finite"),
-        (dict(W0=0.0), ValueError, "W0=0.0"),
-        (dict(W0=-1.0), ValueError, "W0=-1.0"),
-        (dict(eta=1.5), ValueError, "eta=1.5"),
-        (dict(eta=-0.1), ValueError, "eta=-0.1"),
-        (dict(w="0.5"), TypeError, "'0.5'"),
-        (dict(w=0.5 * mV, pool=3 * mV, W0=3 * mV, eta=0.8 * mV), DimensionMismatchError, "eta"),
-        (dict(w=0.5 * mV, pool=3 * nA, W0=3 * mV), DimensionMismatchError, "pool"),
-        (dict(w=0.5, pool=3 * mV, W0=3 * mV), DimensionMismatchError, "w must have"),
-    ],
-)
-def test_bad_construction(changes, error, text):
-    P, G = groups()
-    with pytest.raises(error) as info:
-        HeteroWeights(P, G, **{**GOOD, **changes})
-    assert text in str(info.value)
-
-
-@pytest.mark.parametrize(
-    "attribute, value, text",
-    [
-        ("weights", np.ones((3, 3)), "got shape (3, 3)"),
-        ("weights", [[1, 2], [3, -4], [0, 0]], "-4.0 at (i, j) = (1, 1)"),
-        ("pool", [np.inf, 1], "inf at j = 0"),
-    ],
-)
-def test_bad_assignment_changes_nothing(attribute, value, text):
-    P, G = groups()
-    getw = HeteroWeights(P, G, w=[[1, 2], [3, 4], [5, 6]], pool=[7, 8], W0=1, eta=0.5)
-    with pytest.raises(ValueError) as info:
-        setattr(getw, attribute, value)
-    assert text in str(info.value)
-    np.testing.assert_array_equal(getw.weights, [[1, 2], [3, 4], [5, 6]])
-    np.testing.assert_array_equal(getw.pool, [7, 8])
+from brian2_hetero import bugmann2012
 
 
 def root_cause(exc):
@@ -78,94 +25,248 @@ def root_cause(exc):
     return exc
 
 
-def check_refused(target, net, getw, G, error, text, capfd):
-    """Running must fail with `error` mentioning `text`, having changed nothing."""
-    before = (np.asarray(getw.weights).copy(), np.asarray(getw.pool).copy())
-    if target.standalone:
-        with pytest.raises(RuntimeError):
-            net.run(5 * ms)
-        assert text in capfd.readouterr().err
-        # The project stopped before its run: no results were written.
-        with pytest.raises(NotImplementedError):
-            getw.weights
-        return
-    else:
-        with pytest.raises(Exception) as info:
-            net.run(5 * ms)
-        cause = root_cause(info.value)
-        assert isinstance(cause, error), cause
-        assert text in str(cause)
-        assert float(G.t / ms) == 0.0
-    np.testing.assert_array_equal(getw.weights, before[0])
-    np.testing.assert_array_equal(getw.pool, before[1])
+def network(code="v_post += getw(i, j)", W0=1.0, eta=0.5, syn_model="w : 1",
+            group_model="v : 1\npool : 1", connect=None, w=0.5, pool=1.0, threshold=None,
+            **kwds):
+    P = SpikeGeneratorGroup(3, [0, 1, 2], [1, 1, 2] * ms, name="inputs")
+    G = NeuronGroup(2, group_model, threshold=threshold, name="targets")
+    getw = bugmann2012(W0=W0, eta=eta, name="rule")
+    S = Synapses(P, G, syn_model, on_pre=code, namespace={"getw": getw}, name="syn", **kwds)
+    S.connect(**(connect or {}))
+    if w is not None:
+        S.w = w
+    if pool is not None:
+        G.pool = pool
+    return Network(P, G, S), getw, S, G
 
 
-def test_synapses_between_other_groups(target, capfd):
-    P, G = groups()
-    other = NeuronGroup(3, "v : 1", name="other")
-    getw = HeteroWeights(P, G, **GOOD)
-    S = Synapses(P, other, on_pre="v_post += getw(i, j)")
-    S.connect()
-    before = np.asarray(getw.weights).copy()
+def refused(target, net, S, G, error, text, capfd, checked_in_run=False):
+    """
+    Running must fail with ``error`` naming ``text``, having run nothing.
+    ``checked_in_run``: a standalone project finds it when it starts, after
+    the build, and exits before its network runs.
+    """
+    before = (np.asarray(S.w[:]).copy(), np.asarray(G.pool[:]).copy()) if not target.standalone else None
     with pytest.raises(Exception) as info:
-        run(5 * ms)
+        net.run(5 * ms)
+    if target.standalone and checked_in_run:
+        assert isinstance(info.value, RuntimeError)
+        err = capfd.readouterr().err
+        assert text in err, err
+        assert "Nothing was run" in err
+        return
     cause = root_cause(info.value)
-    assert isinstance(cause, ValueError)
-    assert "connects 'spikegeneratorgroup" in str(cause) and "to 'other' (3 neurons)" in str(cause)
-    np.testing.assert_array_equal(getw.weights, before)
+    assert isinstance(cause, error), repr(cause)
+    assert text in str(cause), str(cause)
+    if not target.standalone:
+        assert float(G.t / ms) == 0.0
+        np.testing.assert_array_equal(S.w[:], before[0])
+        np.testing.assert_array_equal(G.pool[:], before[1])
 
 
 @pytest.mark.parametrize(
-    "connect, text",
+    "code, text",
     [
-        (dict(condition="i != 2 or j != 1"), "pair (i, j) = (2, 1) has no synapse"),
-        (dict(n=2), "pair (i, j) = (0, 0) has "),
+        ("v_post += getw(i + 1, j)", "calls getw(i + 1, j)"),
+        ("v_post += getw(j, i)", "calls getw(j, i)"),
+        ("v_post += getw(k, j)", "calls getw(k, j)"),
+        ("v_post += getw(i, 0)", "calls getw(i, 0)"),
+        ("v_post += getw(i, j) + getw(i, j)", "calls rules 2 times"),
+        ("x = getw(i, j)\nv_post += x + getw(i, j)", "calls rules 2 times"),
+        ("v_post += getw(i, j)\nw = clip(w, 0, 1)", "also uses 'w'"),
+        ("v_post += w + getw(i, j)", "also uses 'w'"),
+        ("v_post += getw(i, j)\npool_post = 0", "also uses 'pool_post'"),
+        ("v_post += getw(i, j) + pool", "also uses 'pool'"),
     ],
 )
-def test_connectivity_must_be_all_to_all(target, capfd, connect, text):
-    P, G = groups()
-    getw = HeteroWeights(P, G, **GOOD)
-    S = Synapses(P, G, on_pre="v_post += getw(i, j)")
-    S.connect(**connect)
-    check_refused(target, Network(P, G, S), getw, G, ValueError, text, capfd)
+def test_bad_calls(target, capfd, code, text):
+    net, getw, S, G = network(code=code, syn_model="w : 1\nk : integer")
+    refused(target, net, S, G, ValueError, text, capfd)
 
 
-def test_openmp_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "kwds, text",
+    [
+        (dict(on_post="v_post += getw(i, j)", threshold="False"), "not in the on_post code of 'syn'"),
+        (dict(code="v_post += 1", syn_model="w : 1\nu = getw(i, j) : 1 (constant over dt)"),
+         "not in the equations or run_regularly code of 'syn'"),
+        (dict(code="v_post += 1", syn_model="w : 1\ny_post = getw(i, j) : 1 (summed)",
+              group_model="v : 1\npool : 1\ny : 1"), "not in a summed variable of 'syn'"),
+    ],
+)
+def test_calls_outside_on_pre(target, capfd, kwds, text):
+    net, getw, S, G = network(**kwds)
+    refused(target, net, S, G, TypeError, text, capfd)
+
+
+def test_call_in_run_regularly(target, capfd):
+    net, getw, S, G = network()
+    S.run_regularly("w = getw(i, j) * 0", dt=1 * ms, name="regularly")
+    refused(target, net, S, G, TypeError, "not in the equations or run_regularly code of 'syn'", capfd)
+
+
+def test_call_in_reset(target, capfd):
+    net, getw, S, G = network()
+    H = NeuronGroup(1, "u : 1", threshold="True", reset="u += getw(0, 0)",
+                    namespace={"getw": getw}, name="elsewhere")
+    net.add(H)
+    refused(target, net, S, G, TypeError, "not in the reset code of 'elsewhere'", capfd)
+
+
+def test_call_in_string_assignment(target):
+    net, getw, S, G = network()
+    with pytest.raises(Exception) as info:
+        S.w = "getw(i, j)"
+    assert "not in a string assigned to a variable of 'syn'" in str(root_cause(info.value))
+
+
+def test_call_from_python():
+    getw = bugmann2012(W0=1, eta=0.5)
+    with pytest.raises(NotImplementedError, match="only be called in the on_pre code"):
+        getw(0, 0)
+
+
+@pytest.mark.parametrize(
+    "kwds, error, text",
+    [
+        (dict(syn_model="u : 1", w=None), KeyError, "has no variable 'w'"),
+        (dict(group_model="v : 1", pool=None), KeyError, "has no variable 'pool'"),
+        (dict(syn_model="w : 1 (shared)"), TypeError, "'w' is not a per-synapse variable"),
+        (dict(group_model="v : 1\npool : 1 (shared)"), TypeError, "'pool' is not a per-neuron variable"),
+        (dict(syn_model="w : 1 (constant)"), TypeError, "'w' is constant"),
+        (dict(syn_model="w : integer", w=1), TypeError, "of type int32"),
+        (dict(syn_model="w : volt", w=0.5 * mV), DimensionMismatchError, "has units of V"),
+        (dict(group_model="v : 1\npool : amp", pool=1 * nA), DimensionMismatchError, "has units of A"),
+    ],
+)
+def test_bad_variables(target, capfd, kwds, error, text):
+    net, getw, S, G = network(**kwds)
+    with pytest.raises(Exception) as info:
+        net.run(5 * ms)
+    cause = root_cause(info.value)
+    assert isinstance(cause, error), repr(cause)
+    assert text in str(cause), str(cause)
+
+
+@pytest.mark.parametrize(
+    "w, pool, text",
+    [
+        (-0.25, 1.0, "has w = -0.25 at synapse 0 (i = 0, j = 0)"),
+        ("0.5 - int(i == 2 and j == 1)", 1.0, "has w = -0.5 at synapse 5 (i = 2, j = 1)"),
+        (np.array([0, 1, 2, 3, np.nan, 5.0]), 1.0, "at synapse 4 (i = 2, j = 0)"),
+        (np.array([0, 1, 2, 3, np.inf, 5.0]), 1.0, "w = inf at synapse 4"),
+        (0.5, np.array([1.0, -2.0]), "has pool = -2"),
+        (0.5, "1.0 / i", "has pool = inf at neuron 0"),
+    ],
+)
+def test_bad_values(target, capfd, w, pool, text):
+    net, getw, S, G = network(w=w, pool=pool)
+    refused(target, net, S, G, ValueError, text, capfd, checked_in_run=True)
+
+
+def test_more_than_one_synapse_per_pair(target, capfd):
+    net, getw, S, G = network(connect=dict(n=2))
+    refused(target, net, S, G, ValueError, "more than one from i = 0 to j = 0", capfd, checked_in_run=True)
+
+
+@pytest.mark.parametrize(
+    "kwds, error, text",
+    [
+        (dict(W0=0.0), ValueError, "W0 must be positive, got W0 = 0.0"),
+        (dict(W0=-1 * mV), ValueError, "W0 must be positive"),
+        (dict(W0=np.nan), ValueError, "W0 must be positive"),
+        (dict(eta=1.5), ValueError, "eta must be in [0, 1], got eta = 1.5"),
+        (dict(eta=-0.1), ValueError, "eta must be in [0, 1]"),
+        (dict(eta=0.8 * mV), DimensionMismatchError, "eta must be dimensionless"),
+        (dict(W0="1"), TypeError, "W0 must be a scalar number"),
+        (dict(W0=[1.0, 2.0]), TypeError, "W0 must be a scalar number"),
+        (dict(w=3), TypeError, "w must be the name of a variable"),
+        (dict(pool="no pool"), TypeError, "pool must be the name of a variable"),
+    ],
+)
+def test_bad_construction(kwds, error, text):
+    with pytest.raises(error) as info:
+        bugmann2012(**{"W0": 1.0, "eta": 0.5, **kwds})
+    assert text in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name, value, error, text",
+    [
+        ("W0", -1.0, ValueError, "W0 must be positive"),
+        ("eta", 2, ValueError, "eta must be in [0, 1]"),
+        ("W0", 1 * mV, DimensionMismatchError, "W0 must have the units of the weights"),
+    ],
+)
+def test_bad_parameter_assignment_changes_nothing(name, value, error, text):
+    getw = bugmann2012(W0=1.0, eta=0.5)
+    with pytest.raises(error, match=None) as info:
+        setattr(getw, name, value)
+    assert text in str(info.value)
+    assert getw.W0[:] == 1.0 and getw.eta[:] == 0.5
+
+
+@pytest.mark.parametrize("name, value, text", [("W0", "-1", "W0 must be positive, got W0 = -1"),
+                                                ("eta", "1 + 0.5", "eta must be in [0, 1], got eta = 1.5")])
+def test_bad_parameter_strings_are_refused_at_run(target, capfd, name, value, text):
+    if target.standalone:
+        print("cpp_standalone: Brian refuses strings for scalar variables there (run_args are tested)")
+        pytest.skip("Brian sets no scalar variable from a string in standalone")
+    net, getw, S, G = network()
+    setattr(getw, name, value)
+    refused(target, net, S, G, ValueError, text, capfd, checked_in_run=True)
+
+
+def test_overflow_during_run_is_reported(target, capfd):
+    # every step, each target neuron spikes and on_post multiplies its
+    # synapses' weights by 1e200, until they overflow
+    P = SpikeGeneratorGroup(2, [0, 1], [0.1, 0.2] * ms, name="inputs")
+    G = NeuronGroup(2, "v : 1\npool : 1", threshold="True", name="targets")
+    G.pool = 1.0
+    getw = bugmann2012(W0=1.0, eta=0.5, name="rule")
+    S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", on_post="w = w * 1e200",
+                 namespace={"getw": getw}, name="blowup")
+    S.connect()
+    S.w = 1.0
+    with pytest.raises(Exception) as info:
+        Network(P, G, S).run(1 * ms)
+    text = "After the run, Synapses 'blowup' has w = "
+    if target.standalone:
+        assert text.lower() in capfd.readouterr().err.lower()
+    else:
+        cause = root_cause(info.value)
+        assert isinstance(cause, FloatingPointError), repr(cause)
+        assert text in str(cause) and "overflowed during the run" in str(cause)
+
+
+def test_openmp_is_refused(target, capfd):
+    if not target.standalone:
+        print(f"{target.name}: OpenMP is a cpp_standalone preference")
+        pytest.skip("OpenMP is a cpp_standalone preference")
+    prefs.devices.cpp_standalone.openmp_threads = 2
+    net, getw, S, G = network()
+    with pytest.raises(Exception) as info:
+        net.run(5 * ms)
+    cause = root_cause(info.value)
+    assert isinstance(cause, NotImplementedError)
+    assert "openmp_threads = 2" in str(cause)
+
+
+def test_openmp_switched_on_after_run_is_refused_at_build(tmp_path, capfd):
+    from brian2 import set_device
+    from brian2.devices import reinit_devices
+
     prefs._backup()
     try:
-        from brian2 import set_device
-        from brian2.devices import reinit_devices
-
-        set_device("cpp_standalone", directory=str(tmp_path))
+        set_device("cpp_standalone", directory=str(tmp_path), build_on_run=False)
+        net, getw, S, G = network()
+        net.run(5 * ms)
         prefs.devices.cpp_standalone.openmp_threads = 2
-        P, G = groups()
-        getw = HeteroWeights(P, G, **GOOD)
-        S = Synapses(P, G, on_pre="v_post += getw(i, j)")
-        S.connect()
-        with pytest.raises(Exception) as info:
-            run(5 * ms)
-        cause = root_cause(info.value)
-        assert isinstance(cause, NotImplementedError)
-        assert "openmp_threads = 2" in str(cause)
+        with pytest.raises(RuntimeError):
+            device.build(directory=str(tmp_path))
+        out = capfd.readouterr()
+        assert "rule 'rule' cannot run with OpenMP" in out.out + out.err
     finally:
         reinit_devices()
         set_device("runtime")
         prefs._restore()
-
-
-def test_getw_outside_synapses_is_refused(target):
-    P, G = groups()
-    getw = HeteroWeights(P, G, **GOOD)
-    H = NeuronGroup(1, "v : 1", threshold="True", reset="v += getw(0, 0)", name="elsewhere")
-    with pytest.raises(Exception) as info:
-        run(1 * ms)
-    cause = root_cause(info.value)
-    assert isinstance(cause, TypeError)
-    assert "not in the code of 'elsewhere'" in str(cause)
-
-
-def test_python_call_is_refused():
-    P, G = groups()
-    getw = HeteroWeights(P, G, **GOOD)
-    with pytest.raises(NotImplementedError, match="only be called from the code of Synapses"):
-        getw(0, 0)
