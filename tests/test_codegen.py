@@ -1,4 +1,4 @@
-"""Generated code: reuse, re-runs, compile failures, shipping."""
+"""Generated code: reuse, re-runs, compile failures, Brian's code paths, shipping."""
 
 import logging
 import os
@@ -16,21 +16,22 @@ from brian2 import (
     Synapses,
     defaultclock,
     device,
-    ms,
+    mV,
     prefs,
     set_device,
 )
 from brian2.devices import reinit_devices
 
-from brian2_hetero import HeteroCompileError, HeteroWeights
-from brian2_hetero.render import TEMPLATE_FILES
-from reference import simulate
+from brian2_hetero import HeteroCompileError, bugmann2012
+from brian2_hetero.render import BODY_FILES, TEMPLATE_FILES
+from reference import Pathway, simulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPIKES = {2: [0, 2], 5: [1], 6: [0, 1, 2]}
+SPIKES = {2: [0, 2], 5: [1], 6: [0, 1, 2], 8: [1, 2]}
+N_STEPS = 10
 
 
-def network(W, pool, W0=1.0, eta=0.5, code="v_post += getw(i, j)", extra=None):
+def network(W, pool, W0=1.0, eta=0.5, code="v_post += getw(i, j)", extra=None, unit=1):
     """Explicitly named objects, so that generated code is the same each time."""
     M, N = np.shape(W)
     steps = sorted(SPIKES)
@@ -40,15 +41,33 @@ def network(W, pool, W0=1.0, eta=0.5, code="v_post += getw(i, j)", extra=None):
         np.concatenate([[s] * len(SPIKES[s]) for s in steps]) * defaultclock.dt,
         name="inputs",
     )
-    G = NeuronGroup(N, "v : 1", name="targets")
-    getw = HeteroWeights(P, G, w=W, pool=pool, W0=W0, eta=eta, name="store")
-    S = Synapses(P, G, on_pre=code, name="syn", namespace=dict(getw=getw, **(extra or {})))
+    units = "volt" if unit is mV else "1"
+    G = NeuronGroup(N, f"v : {units}\npool : {units}", name="targets")
+    G.pool = np.asarray(pool) * unit
+    getw = bugmann2012(W0=W0 * unit, eta=eta, name="rule")
+    S = Synapses(P, G, f"w : {units}", on_pre=code, name="syn",
+                 namespace=dict(getw=getw, **(extra or {})))
     S.connect()
-    return Network(P, G, S), getw, S
+    S.w[:] = np.asarray(W).flatten() * unit
+    return Network(P, G, S), getw, S, G
 
 
 def expected(W, pool, W0=1.0, eta=0.5):
-    return simulate(SPIKES, 10, np.asarray(W).tolist(), list(pool), W0, eta)[:2]
+    """Final (W, pool, per-target sum of returned values) by the reference."""
+    M, N = np.shape(W)
+    pathway = Pathway(np.repeat(np.arange(M), N), np.tile(np.arange(N), M),
+                      np.asarray(W).flatten(), W0, eta)
+    pathway.schedule(SPIKES)
+    pool, _ = simulate([pathway], list(pool), N_STEPS)
+    received = [pathway.received.get(j, 0.0) for j in range(N)]
+    return np.array(pathway.w).reshape(M, N), np.array(pool), np.array(received)
+
+
+def check(S, G, W, pool, W0=1.0, eta=0.5, unit=1):
+    W_end, pool_end, received = expected(W, pool, W0, eta)
+    np.testing.assert_allclose(np.asarray(S.w[:] / unit), W_end.flatten(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(G.pool[:] / unit), pool_end, rtol=0, atol=1e-12)
+    return received
 
 
 def test_cython_module_is_reused_across_values_and_sizes():
@@ -56,46 +75,115 @@ def test_cython_module_is_reused_across_values_and_sizes():
     prefs.codegen.target = "cython"
     try:
         modules = []
-        for W, pool in (
-            (np.full((3, 2), 0.5), [1.0, 2.0]),
-            (np.arange(12.0).reshape(4, 3), [0.0, 1.0, 5.0]),
+        for W, pool, W0, eta in (
+            (np.full((3, 2), 0.5), [1.0, 2.0], 1.0, 0.5),
+            (np.arange(12.0).reshape(4, 3), [0.0, 1.0, 5.0], 2.5, 0.1),
         ):
-            net, getw, S = network(W, pool)
-            net.run(10 * defaultclock.dt)
-            W_end, pool_end = expected(W, pool)
-            np.testing.assert_allclose(getw.weights, W_end, rtol=0, atol=1e-12)
-            np.testing.assert_allclose(getw.pool, pool_end, rtol=0, atol=1e-12)
+            net, getw, S, G = network(W, pool, W0, eta)
+            net.run(N_STEPS * defaultclock.dt)
+            check(S, G, W, pool, W0, eta)
             modules.append(S.pre.codeobj.compiled_code["run"].__name__)
-            del net, getw, S
-        assert modules[0] == modules[1]
+            # new parameters for a second run of the same objects: same module
+            getw.W0, getw.eta = 2 * W0, eta / 2
+            net.run(0 * defaultclock.dt)
+            modules.append(S.pre.codeobj.compiled_code["run"].__name__)
+            del net, getw, S, G
+        assert len(set(modules)) == 1
     finally:
         prefs._restore()
 
 
-def test_standalone_reruns_with_new_weights_without_recompiling(tmp_path):
+def test_new_parameters_between_runs(target):
+    if target.standalone:  # two runs in one program
+        target.reset()
+        target.activate(build_on_run=False)
+    W, pool = np.arange(6.0).reshape(3, 2) / 3, [1.0, 2.0]
+    net, getw, S, G = network(W, pool)
+    net.run(5 * defaultclock.dt)
+    getw.W0 = 0.25
+    getw.eta = 0.9
+    net.run((N_STEPS - 5) * defaultclock.dt)
+    if target.standalone:
+        device.build(directory=target.directory)
+    pathway = Pathway([0, 0, 1, 1, 2, 2], [0, 1] * 3, W.flatten(), 1.0, 0.5)
+    pathway.schedule(SPIKES)
+    pool = list(pool)
+    for step in range(N_STEPS):
+        if step == 5:
+            pathway.W0, pathway.eta = 0.25, 0.9
+        pathway.step(step, pool)
+    np.testing.assert_allclose(S.w[:], pathway.w, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(G.pool[:], pool, rtol=0, atol=1e-12)
+    W_unchanged, _, _ = expected(W, [1.0, 2.0])
+    assert np.abs(W_unchanged.flatten() - pathway.w).max() > 1e-3
+
+
+def test_standalone_reruns_with_new_values_without_recompiling(tmp_path, capfd):
     prefs._backup()
     try:
         set_device("cpp_standalone", directory=str(tmp_path), build_on_run=False)
         W1, pool1 = np.full((3, 2), 0.5), [1.0, 2.0]
-        net, getw, S = network(W1, pool1)
-        net.run(10 * defaultclock.dt)
+        net, getw, S, G = network(W1, pool1, unit=mV)
+        net.run(N_STEPS * defaultclock.dt)
         device.build(directory=str(tmp_path), run=False)
         binary = os.path.join(str(tmp_path), "main")
         built = os.stat(binary).st_mtime_ns
         device.run()
-        np.testing.assert_allclose(getw.weights, expected(W1, pool1)[0], rtol=0, atol=1e-12)
-        for W, pool in ((np.arange(6.0).reshape(3, 2), pool1), (np.eye(3, 2) * 3, pool1)):
-            device.run(run_args=getw.run_args(W))
-            W_end, pool_end = expected(W, pool)
-            np.testing.assert_allclose(getw.weights, W_end, rtol=0, atol=1e-12)
-            np.testing.assert_allclose(getw.pool, pool_end, rtol=0, atol=1e-12)
+        check(S, G, W1, pool1, unit=mV)
+        for W, pool, W0, eta in (
+            (np.arange(6.0).reshape(3, 2), [0.5, 4.0], 1.0, 0.5),
+            (np.eye(3, 2) * 3, pool1, 0.2, 0.9),
+            (np.arange(6.0).reshape(3, 2), [0.0, 0.0], 7.0, 0.0),
+        ):
+            device.run(run_args={S.w: W.flatten() * mV, G.pool: np.asarray(pool) * mV,
+                                 getw.W0: W0 * mV, getw.eta: eta})
+            check(S, G, W, pool, W0, eta, unit=mV)
         assert os.stat(binary).st_mtime_ns == built
-        with pytest.raises(ValueError, match="got shape"):
-            getw.run_args(np.ones((2, 3)))
+        capfd.readouterr()
+        for args, text in (
+            ({S.w: -np.ones(6) * mV}, "has w = -0.001 at synapse 0 (i = 0, j = 0)"),
+            ({G.pool: np.array([1.0, np.nan]) * mV}, "has pool = nan at neuron 1"),
+            ({getw.W0: 0 * mV}, "W0 must be positive, got W0 = 0"),
+            ({getw.eta: 1.5}, "eta must be in [0, 1], got eta = 1.5"),
+        ):
+            with pytest.raises(RuntimeError):
+                device.run(run_args=args)
+            err = capfd.readouterr().err
+            assert text in err and "Nothing was run" in err, err
     finally:
         reinit_devices()
         set_device("runtime")
         prefs._restore()
+
+
+def test_numpy_per_synapse_fallback_gives_the_same_result(target):
+    # Brian cannot vectorise this code on numpy and calls the rule one
+    # synapse at a time; every target must still apply the rule in order.
+    W, pool = np.arange(6.0).reshape(3, 2) / 4, [1.0, 3.0]
+    net, getw, S, G = network(W, pool, code="v_post += getw(i, j) * (2 - v_post)")
+    net.run(N_STEPS * defaultclock.dt)
+    check(S, G, W, pool)
+    W_end, _, _ = expected(W, pool)
+    assert np.abs(W_end - W).max() > 0.1
+
+
+def test_store_and_restore_include_weights_pools_and_parameters(target):
+    if target.standalone:
+        print("cpp_standalone: Brian does not support Network.store/restore there")
+        pytest.skip("Brian's cpp_standalone device has no store()/restore()")
+    W, pool = np.arange(6.0).reshape(3, 2) / 4, [1.0, 3.0]
+    net, getw, S, G = network(W, pool)
+    net.add(getw)
+    net.store()
+    net.run(N_STEPS * defaultclock.dt)
+    check(S, G, W, pool)
+    getw.W0 = 5.0
+    net.restore()
+    np.testing.assert_array_equal(S.w[:], W.flatten())
+    np.testing.assert_array_equal(G.pool[:], pool)
+    assert getw.W0[:] == 1.0
+    net.run(N_STEPS * defaultclock.dt)
+    check(S, G, W, pool)
 
 
 def test_swallowed_cython_compile_error_is_reported(target):
@@ -107,15 +195,16 @@ def test_swallowed_cython_compile_error_is_reported(target):
         "cython", "cdef double broken(double x):\n    return x +* 1\n"
     )
     W, pool = np.full((3, 2), 0.5), [1.0, 2.0]
-    net, getw, S = network(W, pool, code="v_post += getw(i, j) + broken(1.0)", extra=dict(broken=broken))
+    net, getw, S, G = network(W, pool, code="v_post += getw(i, j) + broken(1.0)",
+                              extra=dict(broken=broken))
     with pytest.raises(Exception) as info:
-        net.run(10 * defaultclock.dt)
+        net.run(N_STEPS * defaultclock.dt)
     cause = info.value
     while cause is not None and not isinstance(cause, HeteroCompileError):
         cause = cause.__cause__
     assert isinstance(cause, HeteroCompileError)
-    assert "of 'syn'" in str(cause) and "'store'" in str(cause)
-    np.testing.assert_array_equal(getw.weights, W)
+    assert "of 'syn'" in str(cause) and "'rule'" in str(cause)
+    np.testing.assert_array_equal(S.w[:], W.flatten())
 
 
 class Records(logging.Handler):
@@ -138,8 +227,8 @@ def test_order_warning_only_for_real_order_dependence(target, code, warned):
     records = Records()
     logging.getLogger("brian2").addHandler(records)
     try:
-        net, getw, S = network(np.full((3, 2), 0.5), [1.0, 2.0], code=code)
-        net.run(10 * defaultclock.dt)
+        net, getw, S, G = network(np.full((3, 2), 0.5), [1.0, 2.0], code=code)
+        net.run(N_STEPS * defaultclock.dt)
     finally:
         logging.getLogger("brian2").removeHandler(records)
     flagged = [m for m in records.messages if "may not be well-defined" in m]
@@ -149,13 +238,12 @@ def test_order_warning_only_for_real_order_dependence(target, code, warned):
 def test_wheel_ships_templates_and_renders_them(tmp_path):
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps",
-         "-q", "-w", str(wheels), ROOT],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), ROOT],
         check=True,
     )
     (wheel,) = wheels.glob("brian2_hetero-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for path in TEMPLATE_FILES.values():
+    for path in list(TEMPLATE_FILES.values()) + list(BODY_FILES.values()):
         assert f"brian2_hetero/templates/{path}" in names
     target = tmp_path / "installed"
     subprocess.run(
@@ -165,10 +253,14 @@ def test_wheel_ships_templates_and_renders_them(tmp_path):
     script = (
         "import brian2_hetero, brian2_hetero.render as r\n"
         "print(brian2_hetero.__file__)\n"
+        "names = dict(fname='f', rule='r', body='bugmann2012', neuronal='pool', synapses='s',\n"
+        "             group='g', w='a', post='b', pre='c', pool='d', offsets='e', strides='h',\n"
+        "             siblings='k', target_offset=0, source_offset=0, n_targets=1, n_sources=1,\n"
+        "             w_name='w', pool_name='pool')\n"
         "for (t, role) in r.TEMPLATE_FILES:\n"
-        "    ctx = dict(fname='f', w='a', pool='b', params='c', shape='d', store='s',\n"
-        "               synapses='y', pre='p', post='q')\n"
-        "    print(len(r.render(t, role, **ctx)))\n"
+        "    params = [('W0', 'x', 'v > 0', 'positive')] if role == 'before_run' else (\n"
+        "        ['W0'] if t == 'numpy' else {'W0': 'x'})\n"
+        "    print(len(r.render(t, role, params=params, **names)))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script],
