@@ -2,9 +2,10 @@
 The five-input example of the original question, on every available target.
 
 Input 0 spikes at 10 ms, inputs 1 and 2 at 30 ms, inputs 1, 3 and 4 at 50 ms,
-onto one target neuron; w = 0, W0 = pool = 5, eta = 0.8. Prints the final
-weights per target and their largest disagreement, and writes a figure of the
-input spikes, the pool and each weight over time.
+onto one target neuron; w = 0, W0 = pool = 5, eta = 0.8 (Bugmann 2012). Prints
+the final weights per target and their largest disagreement, and writes a
+figure of the input spikes, every weight and the pool, and the conserved sum
+of the weights and the pool.
 
 Run with ``python -m brian2_hetero.demo [--output DIR]``.
 """
@@ -28,62 +29,83 @@ from brian2 import (
 from brian2.codegen.runtime.cython_rt import CythonCodeObject
 from brian2.devices import reinit_devices
 
-from . import HeteroWeights
+from . import bugmann2012
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 INDICES = [0, 1, 2, 3, 4, 1]
 TIMES = [10, 30, 30, 50, 50, 50] * ms
+M = 5
+W0, ETA, POOL = 5.0, 0.8, 5.0
 
 
 def simulate(target, directory):
-    """Run the example on `target`; return (weights, pool, monitor data, seconds)."""
+    """Run the example on `target`; return (weights, pool, traces, seconds)."""
     prefs._backup()
     try:
         if target == "cpp_standalone":
             set_device("cpp_standalone", directory=directory)
         else:
             prefs.codegen.target = target
-        P = SpikeGeneratorGroup(5, INDICES, TIMES)
-        G = NeuronGroup(1, "dv/dt = -v/(50*ms) : 1", method="exact")
-        getw = HeteroWeights(P, G, w=0, pool=5, W0=5, eta=0.8)
-        S = Synapses(P, G, on_pre="v_post += getw(i, j)")
+        P = SpikeGeneratorGroup(M, INDICES, TIMES)
+        G = NeuronGroup(1, "dv/dt = -v/(50*ms) : 1\npool : 1", method="exact")
+        G.pool = POOL
+        getw = bugmann2012(W0=W0, eta=ETA)
+        S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)")
         S.connect()
-        mon = StateMonitor(getw, ["w", "pool"], record=True)
+        S.w = 0
+        weights = StateMonitor(S, "w", record=np.arange(M))
+        pool = StateMonitor(G, "pool", record=0)
         start = time.perf_counter()
-        Network(P, G, S, getw, mon).run(70 * ms)
+        Network(P, G, S, weights, pool).run(70 * ms)
         seconds = time.perf_counter() - start
-        return (
-            np.asarray(getw.weights)[:, 0],
-            float(getw.pool[0]),
-            (np.asarray(mon.t / ms), np.asarray(mon.w), np.asarray(mon.pool)),
-            seconds,
-        )
+        traces = (np.asarray(weights.t / ms), np.asarray(weights.w), np.asarray(pool.pool[0]))
+        return np.asarray(S.w[:]), float(G.pool[0]), traces, seconds
     finally:
         reinit_devices()
         set_device("runtime")
         prefs._restore()
 
 
-def plot(traces, path):
+def plot(traces, target, agreement, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     t, w, pool = traces
-    colors = ["g", "r", "b", "c", "m"]
-    fig, axes = plt.subplots(7, 1, sharex=True, figsize=(7, 9))
+    colors = plt.get_cmap("tab10").colors
+    fig, (spikes, values, total) = plt.subplots(
+        3, 1, sharex=True, figsize=(7.5, 7.5), gridspec_kw={"height_ratios": [1, 2.2, 1]}
+    )
+    fig.suptitle(
+        f"Bugmann (2012) rule, {target} target: W0 = {W0:g}, eta = {ETA:g}, "
+        f"initial w = 0, pool = {POOL:g}\n(largest difference from the other targets: {agreement:.1e})",
+        fontsize=10,
+    )
     indices = np.array(INDICES)
-    for i, c in enumerate(colors):
+    for i in range(M):
         spike_times = TIMES[indices == i] / ms
-        axes[0].plot(spike_times, np.full(len(spike_times), 5 - i), "^", color=c)
-        axes[2 + i].plot(t, w[i], color=c)
-        axes[2 + i].set_ylabel(f"w[{i}, 0]")
-    axes[0].set_ylabel("input")
-    axes[0].set_yticks([])
-    axes[1].plot(t, pool[0], color="k")
-    axes[1].set_ylabel("pool")
-    axes[-1].set_xlabel("time (ms)")
+        spikes.plot(spike_times, np.full(len(spike_times), i), "|", color=colors[i], ms=12, mew=2)
+        values.plot(t, w[i], color=colors[i], label=f"w, input {i}")
+    spikes.set_ylabel("input")
+    spikes.set_yticks(range(M))
+    spikes.set_ylim(-0.7, M - 0.3)
+    spikes.set_title("input spikes", fontsize=9, loc="left")
+    values.plot(t, pool, color="k", ls="--", label="pool")
+    values.set_ylabel("weight, pool (dimensionless)")
+    values.legend(fontsize=8, ncol=2)
+    values.set_title("weights of the five synapses and the neuron's pool", fontsize=9, loc="left")
+    conserved = w.sum(axis=0) + pool
+    total.plot(t, conserved, color="k")
+    total.set_ylim(0, 1.2 * POOL)
+    total.set_ylabel("sum (dimensionless)")
+    total.set_title(
+        f"sum of the weights + pool: conserved (max deviation {np.abs(conserved - POOL).max():.0e})",
+        fontsize=9, loc="left",
+    )
+    total.set_xlabel("time (ms)")
+    for ax in (spikes, values, total):
+        ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -113,9 +135,11 @@ def main(argv=None):
                 f"pool {pool:.3e}  run {seconds:.2f} s (includes code generation and compilation)"
             )
     finals = np.array([np.append(r[0], r[1]) for r in results.values()])
-    print(f"largest disagreement between targets: {np.abs(finals - finals[0]).max():.3e}")
+    agreement = np.abs(finals - finals[0]).max()
+    print(f"largest disagreement between targets: {agreement:.3e}")
     path = os.path.join(args.output, "demo.png")
-    plot(next(iter(results.values()))[2], path)
+    first = next(iter(results))
+    plot(results[first][2], first, agreement, path)
     print(f"figure: {path}")
 
 
