@@ -1,20 +1,28 @@
-// The rule applied to a spike list in a plain loop: the lower bound that the
-// benchmark compares every implementation with.
+// The rule applied to a spike list in a plain loop over synapses grouped by
+// target: the lower bound that the benchmark compares every implementation with.
 //
 // Usage: floor INPUT OUTPUT
-// INPUT (native byte order): int64 M, N, n_spikes; double W0, eta;
+// INPUT (native byte order): int64 M, N, n_synapses, n_spikes; double W0, eta;
 //       int32 source[n_spikes] in delivery order;
-//       double w[N*M] (the M weights onto target j at w[j*M]); double pool[N].
-// OUTPUT: double w[N*M], pool[N], received[N] (sum of the new weights per target).
+//       int64 offsets[N + 1]: the synapses onto target j are slots
+//             offsets[j] .. offsets[j + 1] - 1;
+//       int64 out_offsets[M + 1]: the synapses of source i are entries
+//             out_offsets[i] .. out_offsets[i + 1] - 1 of the next two arrays,
+//             in delivery order;
+//       int32 out_target[n_synapses]; int64 out_slot[n_synapses];
+//       double w[n_synapses] (by slot); double pool[N].
+// OUTPUT: double w[n_synapses] (by slot), pool[N], received[N] (sum of the
+//         new weights per target).
 // Prints the seconds spent in the loop.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <vector>
 
-static bool read_all(FILE* f, void* data, size_t size, size_t count)
+template <typename T>
+static bool read_all(FILE* f, std::vector<T>& data)
 {
-    return fread(data, size, count, f) == count;
+    return fread(data.data(), sizeof(T), data.size(), f) == data.size();
 }
 
 int main(int argc, char** argv)
@@ -30,20 +38,21 @@ int main(int argc, char** argv)
         fprintf(stderr, "floor: cannot open %s\n", argv[1]);
         return 1;
     }
-    int64_t header[3];
-    double params[2];
-    if (!read_all(in, header, sizeof(int64_t), 3) || !read_all(in, params, sizeof(double), 2))
+    std::vector<int64_t> header(4);
+    std::vector<double> params(2);
+    if (!read_all(in, header) || !read_all(in, params))
     {
         fprintf(stderr, "floor: %s is too short\n", argv[1]);
         return 1;
     }
-    const int64_t M = header[0], N = header[1], n_spikes = header[2];
+    const int64_t M = header[0], N = header[1], n_synapses = header[2], n_spikes = header[3];
     const double W0 = params[0], eta = params[1];
-    std::vector<int32_t> source(n_spikes);
-    std::vector<double> w(M * N), pool(N), received(N, 0.0);
-    if (!read_all(in, source.data(), sizeof(int32_t), n_spikes) ||
-        !read_all(in, w.data(), sizeof(double), M * N) ||
-        !read_all(in, pool.data(), sizeof(double), N))
+    std::vector<int32_t> source(n_spikes), out_target(n_synapses);
+    std::vector<int64_t> offsets(N + 1), out_offsets(M + 1), out_slot(n_synapses);
+    std::vector<double> w(n_synapses), pool(N), received(N, 0.0);
+    if (!read_all(in, source) || !read_all(in, offsets) || !read_all(in, out_offsets) ||
+        !read_all(in, out_target) || !read_all(in, out_slot) || !read_all(in, w) ||
+        !read_all(in, pool))
     {
         fprintf(stderr, "floor: %s is too short\n", argv[1]);
         return 1;
@@ -54,12 +63,15 @@ int main(int argc, char** argv)
     for (int64_t s = 0; s < n_spikes; s++)
     {
         const int64_t i = source[s];
-        for (int64_t j = 0; j < N; j++)
+        for (int64_t e = out_offsets[i]; e < out_offsets[i + 1]; e++)
         {
-            double* const column = w.data() + j * M;
-            const double x = column[i];
+            const int64_t j = out_target[e];
+            double* const column = w.data() + offsets[j];
+            const int64_t n = offsets[j + 1] - offsets[j];
+            double* const own = w.data() + out_slot[e];
+            const double x = *own;
             double gain = 0.0;
-            for (int64_t k = 0; k < M; k++)
+            for (int64_t k = 0; k < n; k++)
             {
                 const double wk = column[k];
                 if (wk > x)
@@ -70,15 +82,15 @@ int main(int argc, char** argv)
                 }
             }
             const double from_pool = eta * pool[j];
-            column[i] = x + gain + from_pool;
+            *own = x + gain + from_pool;
             pool[j] -= from_pool;
-            received[j] += column[i];
+            received[j] += *own;
         }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     FILE* out = fopen(argv[2], "wb");
-    if (!out || fwrite(w.data(), sizeof(double), M * N, out) != (size_t)(M * N) ||
+    if (!out || fwrite(w.data(), sizeof(double), n_synapses, out) != (size_t)n_synapses ||
         fwrite(pool.data(), sizeof(double), N, out) != (size_t)N ||
         fwrite(received.data(), sizeof(double), N, out) != (size_t)N || fclose(out) != 0)
     {

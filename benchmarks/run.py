@@ -45,13 +45,18 @@ DT_S = 1e-4
 SEED = 2012
 W0 = 3.0
 ETA = 0.8
-SIZES = [(100, 10), (300, 30), (1000, 50), (2000, 200)]
-QUICK_SIZES = [(40, 8)]
+# M inputs x N targets, connection probability p (1: all-to-all)
+SIZES = [(100, 10, 1.0), (300, 30, 1.0), (1000, 50, 1.0), (2000, 200, 1.0), (2000, 2000, 0.1)]
+QUICK_SIZES = [(40, 8, 1.0), (40, 30, 0.3)]
+# hetero: synapses grouped by target; hetero_src: Brian's default order of connect()
 RUNS = [
     ("floor", "c++"),
     ("hetero", "cpp_standalone"),
     ("hetero", "cython"),
     ("hetero", "numpy"),
+    ("hetero_src", "cpp_standalone"),
+    ("hetero_src", "cython"),
+    ("hetero_src", "numpy"),
     ("relay", "cpp_standalone"),
     ("relay", "cython"),
     ("relay", "numpy"),
@@ -65,6 +70,8 @@ TOLERANCE = 1e-9
 MAX_RUN_S = 120.0
 QUICK_MAX_RUN_S = 20.0
 MEMORY_SHARE = 0.5  # of the memory available when the benchmark starts
+# A floor shorter than this is not timed reliably: no ratios to it are given.
+FLOOR_TIMEABLE_S = 0.05
 # Bytes per relay synapse assumed before any relay network has been measured.
 RELAY_BYTES_PER_SYNAPSE = 40.0
 # Sibling updates a plain-Python reference may cost per size (about 1e7 per s).
@@ -72,10 +79,10 @@ REFERENCE_BUDGET = 3e7
 
 
 class Case:
-    """One size: its spike list, initial values, and where its files go."""
+    """One size: its connectivity, spike list, initial values, and where its files go."""
 
-    def __init__(self, M, N, folder):
-        self.M, self.N = M, N
+    def __init__(self, M, N, p, folder):
+        self.M, self.N, self.p = M, N, p
         self.n_steps = int(round(DURATION_S / DT_S))
         rng = np.random.default_rng(SEED)
         fired = rng.random((self.n_steps, M)) < RATE_HZ * DT_S
@@ -83,17 +90,28 @@ class Case:
         self.steps, self.sources = (a.astype(np.int32) for a in np.nonzero(fired))
         self.W = rng.uniform(0.0, 1.0, size=(M, N))
         self.pool = rng.uniform(0.0, W0, size=N)
+        if p < 1:
+            # no synapse: NaN (the results of every implementation use the same convention)
+            self.W[rng.random((M, N)) >= p] = np.nan
+        self.connected = ~np.isnan(self.W)
+        self.n_synapses = int(self.connected.sum())
         self.n_spikes = len(self.sources)
-        self.updates = self.n_spikes * M * N
-        self.relay_synapses = N * M * (M - 1) + 2 * M * N
+        incoming = self.connected.sum(axis=0)
+        # sibling updates: each spike of input i updates the synapses onto each of its targets
+        self.updates = int((self.connected @ incoming)[self.sources].sum())
+        self.relay_synapses = N * M * (M - 1) + 2 * M * N if p == 1 else None
         per_step = np.bincount(self.steps, minlength=self.n_steps)
         self.coincident_steps = int(np.sum(per_step > 1))
         self.folder = folder
         os.makedirs(folder, exist_ok=True)
         self.file = os.path.join(folder, "case.npz")
+        # the synapses grouped by target, and in Brian's default order of connect() (by source)
+        by_target = np.nonzero(self.connected.T)[::-1]
+        by_source = np.nonzero(self.connected)
         np.savez(
-            self.file, M=M, N=N, n_steps=self.n_steps, dt=DT_S, sources=self.sources,
+            self.file, M=M, N=N, p=p, n_steps=self.n_steps, dt=DT_S, sources=self.sources,
             steps=self.steps, W0=W0, eta=ETA, w_init=self.W, pool_init=self.pool,
+            by_target=np.array(by_target, dtype=np.int32), by_source=np.array(by_source, dtype=np.int32),
         )
         self.floor_input = os.path.join(folder, "floor.in")
         self.write_floor_input(self.floor_input)
@@ -102,34 +120,57 @@ class Case:
 
     @property
     def label(self):
-        return f"M={self.M} N={self.N}"
+        return f"M={self.M} N={self.N}" + (f" p={self.p:g}" if self.p < 1 else "")
 
     def write_floor_input(self, path):
+        """The synapses grouped by target (slots), and each input's synapses in delivery order."""
+        M, N = self.M, self.N
+        slot = np.full((M, N), -1, dtype=np.int64)
+        post_major = np.nonzero(self.connected.T)
+        slot[post_major[1], post_major[0]] = np.arange(self.n_synapses)
+        offsets = np.concatenate(([0], np.cumsum(self.connected.sum(axis=0))))
+        out_sources, out_targets = np.nonzero(self.connected)
+        out_offsets = np.concatenate(([0], np.cumsum(self.connected.sum(axis=1))))
         with open(path, "wb") as f:
-            np.array([self.M, self.N, self.n_spikes], dtype=np.int64).tofile(f)
+            np.array([M, N, self.n_synapses, self.n_spikes], dtype=np.int64).tofile(f)
             np.array([W0, ETA], dtype=np.float64).tofile(f)
             self.sources.tofile(f)
-            np.ascontiguousarray(self.W.T).tofile(f)
+            offsets.astype(np.int64).tofile(f)
+            out_offsets.astype(np.int64).tofile(f)
+            out_targets.astype(np.int32).tofile(f)
+            slot[out_sources, out_targets].tofile(f)
+            self.W.T[self.connected.T].tofile(f)
             self.pool.tofile(f)
+
+    def from_slots(self, values):
+        """An (M, N) weight matrix (NaN without synapse) from values grouped by target."""
+        W = np.full((self.M, self.N), np.nan)
+        W.T[self.connected.T] = values
+        return W
 
 
 def reference_columns(case):
     """Targets checked against the plain-Python rule: all of them if affordable."""
-    affordable = int(REFERENCE_BUDGET // max(case.n_spikes * case.M, 1))
+    per_target = case.updates / max(case.N, 1)
+    affordable = int(REFERENCE_BUDGET // max(per_target, 1))
     count = min(case.N, max(2, affordable))
     return np.unique(np.linspace(0, case.N - 1, count).round().astype(int))
 
 
 def sequential_reference(case, columns):
     """The rule, spike after spike, for the given targets (they are independent)."""
-    W = np.empty((case.M, len(columns)))
+    W = np.full((case.M, len(columns)), np.nan)
     pool = np.empty(len(columns))
     for c, j in enumerate(columns):
-        column = [[w] for w in case.W[:, j]]
+        inputs = np.flatnonzero(case.connected[:, j])
+        position = {int(i): k for k, i in enumerate(inputs)}
+        column = case.W[inputs, j].tolist()
         p = [float(case.pool[j])]
+        onto = {0: range(len(column))}
         for i in case.sources.tolist():
-            apply_spike(column, p, i, 0, W0, ETA)
-        W[:, c] = [w[0] for w in column]
+            if i in position:
+                apply_spike(column, p, onto, position[i], 0, W0, ETA)
+        W[inputs, c] = column
         pool[c] = p[0]
     return W, pool
 
@@ -231,14 +272,14 @@ class Floor:
         command = [sys.executable, os.path.join(HERE, "peakrss.py"), rss, self.binary, case.floor_input, output]
         out = run_process(command, timeout)
         data = np.fromfile(output, dtype=np.float64)
-        M, N = case.M, case.N
+        n = case.n_synapses
         with open(rss) as f:
             peak = int(f.read())
         return {
             "run_s": float(out.strip()),
             "peak_bytes": peak,
-            "W": data[: M * N].reshape(N, M).T,
-            "pool": data[M * N : M * N + N],
+            "W": case.from_slots(data[:n]),
+            "pool": data[n : n + case.N],
         }
 
 
@@ -279,7 +320,10 @@ def largest_difference(result, W, pool, columns):
         result_W, result_pool = result["W"][:, columns], result["pool"][columns]
     else:
         result_W, result_pool = result["W"], result["pool"]
-    return float(max(np.max(np.abs(result_W - W)), np.max(np.abs(result_pool - pool))))
+    # the same NaN (no synapse) everywhere; anything else is a difference
+    if not np.array_equal(np.isnan(result_W), np.isnan(W)):
+        return float("inf")
+    return float(max(np.nanmax(np.abs(result_W - W), initial=0.0), np.max(np.abs(result_pool - pool))))
 
 
 def gib(n):
@@ -292,14 +336,14 @@ def fmt(value, spec, missing="-"):
 
 def print_table(rows):
     header = (
-        f"{'implementation':<9} {'target':<15} {'M':>5} {'N':>4} {'spikes':>6} {'run s':>8} "
+        f"{'implementation':<10} {'target':<15} {'M':>5} {'N':>4} {'p':>4} {'spikes':>6} {'run s':>8} "
         f"{'x floor':>7} {'peak MB':>8} {'spikes/s':>9} {'updates/s':>9} {'max diff':>9}  note"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['implementation']:<9} {r['target']:<15} {r['M']:>5} {r['N']:>4} {r['spikes']:>6} "
+            f"{r['implementation']:<10} {r['target']:<15} {r['M']:>5} {r['N']:>4} {r['p']:>4g} {r['spikes']:>6} "
             f"{fmt(r['run_s'], '8.3f'):>8} {fmt(r['vs_floor'], '7.2f'):>7} "
             f"{fmt(r['peak_bytes'] and r['peak_bytes'] / 2**20, '8.0f'):>8} "
             f"{fmt(r['spikes_per_s'], '9.2e'):>9} {fmt(r['updates_per_s'], '9.2e'):>9} "
@@ -308,10 +352,10 @@ def print_table(rows):
 
 
 def print_builds(builds):
-    print(f"{'implementation':<9} {'target':<15} {'first build s':>13} {'cached build s':>14}")
+    print(f"{'implementation':<10} {'target':<15} {'first build s':>13} {'cached build s':>14}")
     for b in builds:
         print(
-            f"{b['implementation']:<9} {b['target']:<15} {fmt(b['first_build_s'], '13.2f'):>13} "
+            f"{b['implementation']:<10} {b['target']:<15} {fmt(b['first_build_s'], '13.2f'):>13} "
             f"{fmt(b['cached_build_s'], '14.2f'):>14}"
         )
 
@@ -322,22 +366,31 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    styles = {"floor": "k-", "hetero": "-", "relay": "--", "netop": ":"}
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    styles = {"floor": "-", "hetero": "-", "hetero_src": "-.", "relay": "--", "netop": ":"}
     markers = {"c++": "s", "cpp_standalone": "o", "cython": "^", "numpy": "v"}
+    colors = {"floor": "k", "relay": "tab:red", "netop": "tab:green"}
     for implementation, target in RUNS:
-        points = [
-            (r["M"] * r["N"], r["run_s"])
+        points = sorted(
+            (r["updates"], r["run_s"], r["p"])
             for r in rows
             if r["implementation"] == implementation and r["target"] == target and r["run_s"]
-        ]
+        )
         if points:
-            x, y = zip(*points)
-            ax.loglog(x, y, styles[implementation], marker=markers[target], label=f"{implementation} / {target}")
-    ax.set_xlabel("synapses M·N")
+            x, y, p = zip(*points)
+            color = colors.get(implementation, {"cpp_standalone": "tab:blue", "cython": "tab:orange",
+                                                "numpy": "tab:purple"}.get(target))
+            ax.loglog(x, y, styles[implementation], color=color, marker=markers[target],
+                      label=f"{implementation} / {target}")
+            # sparse sizes: open markers
+            for xs, ys, ps in zip(x, y, p):
+                if ps < 1:
+                    ax.loglog([xs], [ys], markers[target], color=color, mfc="white", ms=9)
+    ax.set_xlabel("work: input spikes × synapses onto each of their targets (sibling updates)")
     ax.set_ylabel(f"run time (s) for {DURATION_S:g} s at {RATE_HZ:g} Hz")
+    ax.set_title("Run time against work (open markers: sparse, p < 1)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -363,6 +416,8 @@ class Bench:
         return os.path.join(self.work, f"{implementation}-{target}")
 
     def skip_reason(self, key, case, row):
+        if key[0] in ("relay", "netop") and case.p < 1:
+            return "skipped: written for all-to-all connectivity only"
         seconds, peak = estimate(self.history, key, case)
         row["estimate_run_s"], row["estimate_peak_bytes"] = seconds, peak
         if peak is not None and peak > self.memory_limit:
@@ -427,6 +482,10 @@ class Bench:
                      f"peak {rows[key]['peak_bytes'] / 2**20:.0f} MB, "
                      f"largest difference {rows[key]['max_diff']:.1e}")
         floor_s = rows[("floor", "c++")]["run_s"]
+        if floor_s is not None and floor_s < FLOOR_TIMEABLE_S:
+            rows[("floor", "c++")]["note"] = (
+                f"under {FLOOR_TIMEABLE_S:g} s: too short to time, no ratios to it")
+            floor_s = None
         for row in rows.values():
             if row["run_s"] and floor_s:
                 row["vs_floor"] = row["run_s"] / floor_s
@@ -468,8 +527,8 @@ class Bench:
 
 def new_row(key, case, checked):
     return {
-        "implementation": key[0], "target": key[1], "M": case.M, "N": case.N,
-        "spikes": case.n_spikes, "updates": case.updates, "run_s": None, "vs_floor": None,
+        "implementation": key[0], "target": key[1], "M": case.M, "N": case.N, "p": case.p,
+        "synapses": case.n_synapses, "spikes": case.n_spikes, "updates": case.updates, "run_s": None, "vs_floor": None,
         "peak_bytes": None, "spikes_per_s": None, "updates_per_s": None, "max_diff": None,
         "max_diff_floor": None, "max_diff_own_reference": None, "checked_targets": checked,
         "estimate_run_s": None, "estimate_peak_bytes": None, "note": "",
@@ -480,12 +539,16 @@ def parse_sizes(text):
     sizes = []
     for item in text.split(","):
         try:
-            M, N = (int(v) for v in item.lower().split("x"))
+            size, _, p = item.lower().partition("p")
+            M, N = (int(v) for v in size.split("x"))
+            p = float(p) if p else 1.0
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected sizes like 1000x50,2000x200, got {item!r}")
-        if M < 2 or N < 1:
-            raise argparse.ArgumentTypeError(f"need at least 2 inputs and 1 target, got {item!r}")
-        sizes.append((M, N))
+            raise argparse.ArgumentTypeError(
+                f"expected sizes like 1000x50,2000x2000p0.1, got {item!r}")
+        if M < 2 or N < 1 or not 0 < p <= 1:
+            raise argparse.ArgumentTypeError(
+                f"need at least 2 inputs, 1 target and 0 < p <= 1, got {item!r}")
+        sizes.append((M, N, p))
     return sizes
 
 
@@ -501,11 +564,12 @@ def parse_only(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one small size, one cached run (under two minutes)")
-    parser.add_argument("--output", default=os.path.join(HERE, "results"), help="folder for the results")
+    parser.add_argument("--output", default=None,
+                        help="folder for the results (default: benchmarks/results, with --quick benchmarks/quick)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="runs with a cached build per size, after the first (default 2; quick: 1, first size only)")
     parser.add_argument("--sizes", type=parse_sizes, default=None,
-                        help="sizes to run instead of the default ones, e.g. 1000x50,2000x200")
+                        help="sizes to run instead of the default ones, e.g. 1000x50,2000x2000p0.1")
     parser.add_argument("--only", type=parse_only, default=None,
                         help="implementations to run besides the C++ loop, e.g. hetero,netop")
     args = parser.parse_args(argv)
@@ -515,14 +579,16 @@ def main(argv=None):
         parser.error(f"--repeats must not be negative, got {repeats}")
     sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
     max_run_s = QUICK_MAX_RUN_S if args.quick else MAX_RUN_S
-    output = os.path.abspath(args.output)
+    # --quick never overwrites the committed results of a full run
+    output = os.path.abspath(args.output or os.path.join(HERE, "quick" if args.quick else "results"))
     work = os.path.join(output, "work")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; {info['compiler']}")
     print(f"flags: {info['flags']}; brian2 {info['brian2']}, numpy {info['numpy']}, Cython {info['cython']}")
-    print(f"sizes: {', '.join(f'{M}x{N}' for M, N in sizes)}; {RATE_HZ:g} Hz, {DURATION_S:g} s, dt {DT_S * 1e3:g} ms; "
+    print(f"sizes: {', '.join(f'{M}x{N}' + (f'p{p:g}' if p < 1 else '') for M, N, p in sizes)}; "
+          f"{RATE_HZ:g} Hz, {DURATION_S:g} s, dt {DT_S * 1e3:g} ms; "
           f"{repeats} cached run(s) per size")
     if args.quick:
         print("quick: the Cython code is compiled into Brian's own cache, which is not emptied first;"
@@ -533,8 +599,8 @@ def main(argv=None):
         print(f"[{time.perf_counter() - started:7.1f} s] {message}", flush=True)
 
     bench = Bench(work, runs, repeats, args.quick, max_run_s, progress)
-    for M, N in sizes:
-        bench.measure(Case(M, N, os.path.join(work, f"{M}x{N}")), first=(M, N) == sizes[0])
+    for M, N, p in sizes:
+        bench.measure(Case(M, N, p, os.path.join(work, f"{M}x{N}p{p:g}")), first=(M, N, p) == sizes[0])
     rows, failures, builds = bench.rows, bench.failures, bench.builds
 
     build_rows = [

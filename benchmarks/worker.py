@@ -3,8 +3,9 @@ Run one implementation of the rule on one Brian target, in a process of its own.
 
 Usage: ``python worker.py IMPLEMENTATION TARGET CASE BUILD RESULT``
 
-IMPLEMENTATION is ``hetero`` (brian2_hetero's getw), ``relay`` (the relay-neuron
-network in plain Brian) or ``netop`` (a network_operation); TARGET is
+IMPLEMENTATION is ``hetero`` (brian2_hetero's rule, synapses grouped by target),
+``hetero_src`` (the same in Brian's default synapse order), ``relay`` (the
+relay-neuron network in plain Brian) or ``netop`` (a network_operation); TARGET is
 ``numpy``, ``cython`` or ``cpp_standalone``. CASE is the ``.npz`` file written
 by ``run.py``; BUILD the folder for Cython's cache (``brian`` for Brian's own) or for
 the standalone project, left in place so that a second call with the same
@@ -29,7 +30,7 @@ def load_case(path):
         case = {key: data[key] for key in data.files}
     for key in ("M", "N", "n_steps"):
         case[key] = int(case[key])
-    for key in ("dt", "W0", "eta"):
+    for key in ("dt", "W0", "eta", "p"):
         case[key] = float(case[key])
     return case
 
@@ -42,24 +43,44 @@ def inputs(case, **kwds):
     )
 
 
-def hetero(case):
-    """getw(i, j): the weights live in the store; one call per synaptic event."""
+def _hetero(case, order):
+    """A rule call per synaptic event, on the Synapses' own w and the targets' pool."""
     from brian2 import NeuronGroup, Synapses
 
-    from brian2_hetero import HeteroWeights
+    from brian2_hetero import bugmann2012
 
+    M, N = case["M"], case["N"]
     P = inputs(case)
-    G = NeuronGroup(case["N"], "v : 1", name="targets")
-    getw = HeteroWeights(
-        P, G, w=case["w_init"], pool=case["pool_init"], W0=case["W0"], eta=case["eta"], name="getw"
-    )
-    S = Synapses(P, G, on_pre="v_post += getw(i, j)", namespace={"getw": getw}, name="synapses")
-    S.connect()
+    G = NeuronGroup(N, "v : 1\npool : 1", name="targets")
+    G.pool = case["pool_init"]
+    getw = bugmann2012(W0=case["W0"], eta=case["eta"], name="getw")
+    S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", namespace={"getw": getw},
+                 name="synapses")
+    pre, post = case[order]
+    if case["p"] < 1:
+        S.connect(i=pre, j=post)
+    elif order == "by_target":
+        S.connect(i="k for k in range(N_pre)")  # Brian creates these target by target
+    else:
+        S.connect()
+    S.w[:] = case["w_init"][pre, post]
 
     def result():
-        return np.asarray(getw.weights), np.asarray(getw.pool)
+        W = np.full((M, N), np.nan)
+        W[np.asarray(S.i[:]), np.asarray(S.j[:])] = np.asarray(S.w[:])
+        return W, np.asarray(G.pool[:])
 
-    return [P, G, S, getw], result
+    return [P, G, S], result
+
+
+def hetero(case):
+    """Synapses grouped by target: the synapses onto one neuron are contiguous."""
+    return _hetero(case, "by_target")
+
+
+def hetero_src(case):
+    """Brian's default order of connect(): synapse by synapse of each source."""
+    return _hetero(case, "by_source")
 
 
 def relay(case):
@@ -161,7 +182,7 @@ def netop(case):
     return [P, G, S, redistribute], result
 
 
-IMPLEMENTATIONS = {"hetero": hetero, "relay": relay, "netop": netop}
+IMPLEMENTATIONS = {"hetero": hetero, "hetero_src": hetero_src, "relay": relay, "netop": netop}
 
 
 def main(argv):
