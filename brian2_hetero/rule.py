@@ -184,6 +184,7 @@ class HeteroRule(Function, Group):
             variables["_synaptic_pre"].get_value(),
             variables["_synaptic_post"].get_value(),
             caller.index.offsets,
+            caller.index.strides,
             caller.index.siblings,
             caller.pool.get_value(),
             {p.name: self.variables[p.name].get_value() for p in self.spec.parameters},
