@@ -130,14 +130,15 @@ class HeteroRule(Function, Group):
 
     # Checks when code calling the rule is generated ------------------------
 
-    def _caller(self, owner):
+    def _caller(self):
         caller = validation.check_call_site(self, brian_compat.calling_code_object())
         self._callers[caller.synapses.name] = caller
         return caller
 
-    def _runtime(self, owner):
-        """Check everything for a runtime run; return (caller, sibling index)."""
-        caller = self._caller(owner)
+    def _runtime(self):
+        """Check everything for a run on a runtime target; return the `Caller`
+        with the sibling index of this run."""
+        caller = self._caller()
         validation.check_values(self, caller)
         post = caller.synapses.variables["_synaptic_post"].get_value()
         caller.index = sibling_index(post - caller.target_offset, caller.n_targets)
@@ -171,7 +172,7 @@ class HeteroRule(Function, Group):
     # Code generation, one factory per target --------------------------------
 
     def _numpy_code(self, owner):
-        caller = self._runtime(owner)
+        caller = self._runtime()
         variables = caller.synapses.variables
         make_rule = _numpy_factory(
             self._c_name,
@@ -198,7 +199,7 @@ class HeteroRule(Function, Group):
         return f"{self._c_name}_{name}"
 
     def _cython_code(self, owner):
-        self._runtime(owner)
+        self._runtime()
         return render(
             "cython",
             "rule",
@@ -235,7 +236,7 @@ class HeteroRule(Function, Group):
         return self.variables[name]
 
     def _cpp_code(self, owner):
-        caller = self._caller(owner)
+        caller = self._caller()
         threads = prefs["devices.cpp_standalone.openmp_threads"]
         if threads:
             raise NotImplementedError(
@@ -378,6 +379,6 @@ def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):
     >>> S = Synapses(P, G, 'w : 1', on_pre='v_post += getw(i, j)')
     >>> S.connect()
     >>> getw.W0
-    3.0
+    <bugmann2012.W0: 3.0>
     """
     return HeteroRule(BUGMANN2012, {"W0": W0, "eta": eta}, w, pool, name)
