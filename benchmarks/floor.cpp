@@ -76,7 +76,7 @@ int main(int argc, char** argv)
                 const double wk = column[k];
                 if (wk > x)
                 {
-                    const double d = wk * (wk - x) / (W0 + wk);
+                    const double d = wk * ((wk - x) / (W0 + wk));
                     column[k] = wk - d;
                     gain += d;
                 }

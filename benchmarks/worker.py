@@ -68,7 +68,7 @@ def _hetero(case, order):
     def result():
         W = np.full((M, N), np.nan)
         W[np.asarray(S.i[:]), np.asarray(S.j[:])] = np.asarray(S.w[:])
-        return W, np.asarray(G.pool[:])
+        return W, np.array(G.pool[:])
 
     return [P, G, S], result
 
@@ -145,7 +145,7 @@ def relay(case):
 
     def result():
         W = np.asarray(R.w[:]).reshape(N, M).T
-        return W, np.asarray(G.pool[:])
+        return W, np.array(G.pool[:])
 
     return [P, G, R, forward, to_target, siblings], result
 

@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 from collections import namedtuple
+from collections.abc import Mapping
 
 import jinja2
 from brian2.codegen.permutation_analysis import (
@@ -20,9 +21,16 @@ from brian2.codegen.permutation_analysis import (
 from brian2.codegen.runtime.cython_rt import CythonCodeObject
 from brian2.codegen.templates import LazyTemplateLoader
 from brian2.core.network import Network
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.utils.logger import get_logger
 
-__all__ = ["install", "HeteroCompileError", "calling_code_object", "after_run_hooks"]
+__all__ = [
+    "install",
+    "HeteroCompileError",
+    "calling_code_object",
+    "after_run_hooks",
+    "run_args_hooks",
+]
 
 logger = get_logger(__name__)
 
@@ -68,7 +76,8 @@ def calling_code_object():
     while frame is not None:
         if frame.f_code.co_name == "code_object":
             local = frame.f_locals
-            if {"owner", "abstract_code", "variables", "template_name"} <= local.keys():
+            # f_locals is a proxy whose keys() is a list from Python 3.13 on
+            if all(k in local for k in ("owner", "abstract_code", "variables", "template_name")):
                 code = local["abstract_code"]
                 if isinstance(code, str):
                     code = {"run": code}
@@ -187,6 +196,33 @@ def _report_swallowed_compile_errors():
     CythonCodeObject.compile_block = compile_block
 
 
+#: Callables ``hook(run_args)`` run with the mapping a standalone project is
+#: run with; see `_check_run_args`.
+run_args_hooks = []
+
+
+def _check_run_args():
+    """
+    Brian's standalone program prints an error for a value of ``run_args`` it
+    cannot read and runs on with the old value. Wrap
+    ``CPPStandaloneDevice.run(directory, results_directory, with_output,
+    run_args)`` (the same in brian2 2.6 to 2.11) so that values meant for a
+    rule's variables are checked before the program starts.
+    """
+    original = CPPStandaloneDevice.run
+    if getattr(original, "_brian2_hetero", False):
+        return
+
+    def run(self, directory=None, results_directory=None, with_output=True, run_args=None):
+        if isinstance(run_args, Mapping):
+            for hook in list(run_args_hooks):
+                hook(run_args)
+        return original(self, directory, results_directory, with_output, run_args)
+
+    run._brian2_hetero = True
+    CPPStandaloneDevice.run = run
+
+
 class _RuleOrderFilter(logging.Filter):
     """
     A rule is declared stateful so that Brian never drops or reorders its
@@ -252,3 +288,4 @@ def install():
     _report_swallowed_compile_errors()
     _filter_rule_order_warning()
     _run_after_run_hooks()
+    _check_run_args()

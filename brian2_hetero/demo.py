@@ -58,8 +58,9 @@ def simulate(target, directory):
         start = time.perf_counter()
         Network(P, G, S, weights, pool).run(70 * ms)
         seconds = time.perf_counter() - start
-        traces = (np.asarray(weights.t / ms), np.asarray(weights.w), np.asarray(pool.pool[0]))
-        return np.asarray(S.w[:]), float(G.pool[0]), traces, seconds
+        # copies: from brian2 2.10 on, Brian's arrays are views that die with the network
+        traces = (np.array(weights.t / ms), np.array(weights.w), np.array(pool.pool[0]))
+        return np.array(S.w[:]), float(G.pool[0]), traces, seconds
     finally:
         reinit_devices()
         set_device("runtime")

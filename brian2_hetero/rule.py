@@ -53,6 +53,8 @@ class HeteroRule(Function, Group):
     _hetero_rule = True
 
     def __init__(self, spec, parameters, w, pool, name):
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got name = {name!r}.")
         scale = parameters[next(p.name for p in spec.parameters if p.weight_units)]
         dim = get_dimensions(scale) if isinstance(scale, Quantity) else DIMENSIONLESS
         values = {
@@ -151,23 +153,41 @@ class HeteroRule(Function, Group):
             caller = self._callers.get(synapses.name)
             if caller is None or synapses.variables.get(caller.w_name) is not caller.w:
                 continue
-            validation.check_finite(
+            validation.check_after_run(
                 caller.w.get_value(),
                 lambda s, v: (
                     f"After the run, Synapses '{synapses.name}' has {caller.w_name} = {v!r} "
-                    f"at synapse {s}, which rule '{self.name}' acts on: a value "
-                    "overflowed during the run."
+                    f"at synapse {s}, which rule '{self.name}' acts on: weights must stay "
+                    "finite and non-negative during a run."
                 ),
             )
             stop = caller.target_offset + caller.n_targets
-            validation.check_finite(
+            validation.check_after_run(
                 caller.pool.get_value()[caller.target_offset : stop],
                 lambda k, v: (
                     f"After the run, '{caller.group.name}' has {caller.pool_name} = {v!r} "
                     f"at neuron {k + caller.target_offset}, which rule '{self.name}' acts "
-                    "on: a value overflowed during the run."
+                    "on: it must stay finite and non-negative during a run."
                 ),
             )
+
+    def _check_run_args(self, run_args):
+        """Values for this rule's parameters, weights or pools given as run_args."""
+        for key, value in run_args.items():
+            var = getattr(key, "variable", None)
+            for p in self.spec.parameters:
+                if var is self.variables[p.name]:
+                    validation.check_run_arg(f"{self.name}.{p.name}", value, var.dim, p)
+            for caller in self._callers.values():
+                for name, group, own in ((caller.w_name, caller.synapses, caller.w),
+                                         (caller.pool_name, caller.group, caller.pool)):
+                    if var is own:
+                        validation.check_run_arg(f"{group.name}.{name}", value, var.dim)
+
+    def run_regularly(self, *args, **kwds):
+        raise NotImplementedError(
+            f"The parameters of rule '{self.name}' can only change between runs."
+        )
 
     # Code generation, one factory per target --------------------------------
 
@@ -315,7 +335,13 @@ def _check_rules_after_run(network):
         rule._check_after_run(network)
 
 
+def _check_rules_run_args(run_args):
+    for rule in list(_RULES):
+        rule._check_run_args(run_args)
+
+
 brian_compat.after_run_hooks.append(_check_rules_after_run)
+brian_compat.run_args_hooks.append(_check_rules_run_args)
 
 
 def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):

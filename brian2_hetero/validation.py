@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 from brian2.codegen.translation import get_identifiers_recursively
+from brian2.utils.stringtools import get_identifiers
 from brian2.core.variables import ArrayVariable, DynamicArrayVariable
 from brian2.groups.subgroup import Subgroup
 from brian2.synapses.synapses import Synapses
@@ -25,7 +26,9 @@ __all__ = [
     "check_call_site",
     "Caller",
     "check_values",
-    "check_finite",
+    "check_after_run",
+    "check_run_arg",
+    "unit_name",
 ]
 
 # Where else a function can be called from, in words, by Brian template.
@@ -41,14 +44,23 @@ _TEMPLATES = {
 }
 
 
+def unit_name(dim):
+    """The units of ``dim`` in words, 'dimensionless' for none."""
+    return "dimensionless" if dim is DIMENSIONLESS else str(get_unit(dim))
+
+
 def _scalar(value, name):
     if (
-        isinstance(value, (bool, np.bool_, str))
-        or not isinstance(value, (numbers.Number, np.ndarray))
+        isinstance(value, (bool, np.bool_, str, complex, np.complexfloating))
+        or not isinstance(value, (numbers.Real, np.ndarray))
         or np.ndim(value) != 0
+        or np.iscomplexobj(value)
     ):
-        raise TypeError(f"{name} must be a scalar number, got {name} = {value!r}.")
-    return float(np.asarray(value))
+        raise TypeError(f"{name} must be a real scalar number, got {name} = {value!r}.")
+    try:
+        return float(np.asarray(value))
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float64, got {name} = {value!r}.") from None
 
 
 def check_parameter(parameter, value, dim, rule):
@@ -158,9 +170,9 @@ def check_call_site(rule, site):
             )
     caller = Caller(rule, synapses)
     for code in site.abstract_code.values():
-        for name in sorted(get_identifiers_recursively([code], site.variables)):
-            var = site.variables.get(name)
-            if var is caller.w or var is caller.pool:
+        for name in sorted(get_identifiers(code)):
+            used = get_identifiers_recursively([name], site.variables)
+            if any(site.variables.get(n) in (caller.w, caller.pool) for n in used):
                 raise ValueError(
                     f"{where.capitalize()} calls rule '{rule.name}' and also uses "
                     f"'{name}', which the rule changes: Brian would read it before "
@@ -181,6 +193,12 @@ class Caller:
     def __init__(self, rule, synapses):
         self.synapses = synapses
         source, target = synapses.source, synapses.target
+        if isinstance(target, Synapses) or isinstance(getattr(target, "source", None), Synapses):
+            raise TypeError(
+                f"Rule '{rule.name}' acts on the neurons that Synapses "
+                f"'{synapses.name}' targets, but its target '{target.name}' is a "
+                "Synapses object."
+            )
         self.source_offset = source.start if isinstance(source, Subgroup) else 0
         self.target_offset = target.start if isinstance(target, Subgroup) else 0
         self.group = target.source if isinstance(target, Subgroup) else target
@@ -218,18 +236,17 @@ class Caller:
             raise DimensionMismatchError(
                 f"{what}, which must have the units of "
                 f"{', '.join(p.name for p in rule.spec.parameters if p.weight_units)} "
-                f"({get_unit(rule.dim)}), but has units of {get_unit(var.dim)}",
+                f"({unit_name(rule.dim)}), but has units of {unit_name(var.dim)}",
                 var.dim,
                 rule.dim,
             )
         return var
 
 
-def check_finite(values, what):
-    """Raise a ValueError naming the first non-finite entry of ``values``."""
-    bad = ~np.isfinite(values)
-    if bad.any():
-        k = int(np.argmax(bad))
+def check_after_run(values, what):
+    """Raise a FloatingPointError naming the first negative or non-finite entry."""
+    k = _first_bad(values)
+    if k is not None:
         raise FloatingPointError(what(k, float(values[k])))
 
 
@@ -284,4 +301,28 @@ def check_values(rule, caller):
             f"i = {pair % caller.n_sources - caller.source_offset} to "
             f"j = {pair // caller.n_sources} (e.g. connect(n=2)), so that "
             f"{rule.name}(i, j) would be ambiguous. Nothing was run."
+        )
+
+
+def check_run_arg(name, values, dim, parameter=None):
+    """
+    Check values given as ``run_args`` for the variable ``name`` (of
+    dimensions ``dim``): admissible values of ``parameter`` if given, else
+    finite and non-negative ones.
+    """
+    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    unit = "" if dim is DIMENSIONLESS else f" {get_unit(dim)}"
+    if parameter is not None:
+        bad = [float(v) for v in values if not (np.isfinite(v) and parameter.accepts(v))]
+        if bad:
+            raise ValueError(
+                f"run_args: {name} must be {parameter.admissible()}, got {bad[0]!r}{unit}. "
+                "Nothing was run."
+            )
+        return
+    k = _first_bad(values)
+    if k is not None:
+        raise ValueError(
+            f"run_args: {name} must be finite and non-negative, got {float(values[k])!r}{unit} "
+            f"at index {k}. Nothing was run."
         )

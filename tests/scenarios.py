@@ -191,16 +191,17 @@ def build():
     net = Network(*objects)
 
     def results():
-        out = {"monitor_w": np.asarray(monitor.w)}
+        # copies: from brian2 2.10 on, Brian's arrays are views that die with the network
+        out = {"monitor_w": np.array(monitor.w)}
         for name, G in groups.items():
-            out[name] = {"pool": np.asarray(G.pool[:] / (mV if name == "units" else 1)),
-                         "v": np.asarray(G.v[:] / (mV if name == "units" else 1))}
+            out[name] = {"pool": np.array(G.pool[:] / (mV if name == "units" else 1)),
+                         "v": np.array(G.v[:] / (mV if name == "units" else 1))}
         for name, S in synapses.items():
             scale = mV if name == "units" else 1
             out[name + "_synapses"] = {
-                "i": np.asarray(S.i[:]), "j": np.asarray(S.j[:]),
-                "pre": np.asarray(S._synaptic_pre[:]), "post": np.asarray(S._synaptic_post[:]),
-                "w": np.asarray(S.w[:] / scale),
+                "i": np.array(S.i[:]), "j": np.array(S.j[:]),
+                "pre": np.array(S._synaptic_pre[:]), "post": np.array(S._synaptic_post[:]),
+                "w": np.array(S.w[:] / scale),
             }
         return out
 

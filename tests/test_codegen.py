@@ -118,7 +118,7 @@ def test_new_parameters_between_runs(target):
     assert np.abs(W_unchanged.flatten() - pathway.w).max() > 1e-3
 
 
-def test_standalone_reruns_with_new_values_without_recompiling(tmp_path, capfd):
+def test_standalone_reruns_with_new_values_without_recompiling(tmp_path):
     prefs._backup()
     try:
         set_device("cpp_standalone", directory=str(tmp_path), build_on_run=False)
@@ -139,21 +139,53 @@ def test_standalone_reruns_with_new_values_without_recompiling(tmp_path, capfd):
                                  getw.W0: W0 * mV, getw.eta: eta})
             check(S, G, W, pool, W0, eta, unit=mV)
         assert os.stat(binary).st_mtime_ns == built
-        capfd.readouterr()
         for args, text in (
-            ({S.w: -np.ones(6) * mV}, "has w = -0.001 at synapse 0 (i = 0, j = 0)"),
-            ({G.pool: np.array([1.0, np.nan]) * mV}, "has pool = nan at neuron 1"),
-            ({getw.W0: 0 * mV}, "W0 must be positive, got W0 = 0"),
-            ({getw.eta: 1.5}, "eta must be in [0, 1], got eta = 1.5"),
+            ({S.w: -np.ones(6) * mV}, "syn.w must be finite and non-negative, got -0.001 V at index 0"),
+            ({G.pool: np.array([1.0, np.nan]) * mV}, "targets.pool must be finite and non-negative, got nan V at index 1"),
+            ({getw.W0: 0 * mV}, "rule.W0 must be positive, got 0.0 V"),
+            ({getw.W0: np.inf * mV}, "rule.W0 must be positive, got inf V"),
+            ({getw.eta: 1.5}, "rule.eta must be in [0, 1], got 1.5"),
         ):
-            with pytest.raises(RuntimeError):
+            with pytest.raises(ValueError) as info:
                 device.run(run_args=args)
-            err = capfd.readouterr().err
-            assert text in err and "Nothing was run" in err, err
+            assert text in str(info.value) and "Nothing was run" in str(info.value)
+        # the last good values are still in place
+        device.run(run_args={S.w: W.flatten() * mV, G.pool: np.asarray(pool) * mV,
+                             getw.W0: W0 * mV, getw.eta: eta})
+        check(S, G, W, pool, W0, eta, unit=mV)
     finally:
         reinit_devices()
         set_device("runtime")
         prefs._restore()
+
+
+def test_synapse_delivered_twice_in_one_step(target):
+    # delays shortened while a spike is in flight: synapse (0, 0) receives
+    # the spike of step 9 (over 3 steps) and the one of step 11 (over 1 step)
+    # in step 12
+    if target.standalone:  # two runs in one program
+        target.reset()
+        target.activate(build_on_run=False)
+    P = SpikeGeneratorGroup(2, [0, 0], [9, 11] * defaultclock.dt, name="inputs")
+    G = NeuronGroup(1, "v : 1\npool : 1", name="targets")
+    G.pool = 1.0
+    getw = bugmann2012(W0=1.0, eta=0.5, name="rule")
+    S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", namespace={"getw": getw}, name="syn")
+    S.connect()
+    S.w = [0.0, 2.0]
+    S.delay = 3 * defaultclock.dt
+    net = Network(P, G, S)
+    net.run(10 * defaultclock.dt)
+    S.delay = 1 * defaultclock.dt
+    net.run(10 * defaultclock.dt)
+    if target.standalone:
+        device.build(directory=target.directory)
+    pathway = Pathway([0, 1], [0, 0], [0.0, 2.0], 1.0, 0.5)
+    pathway.arrivals = {12: [0, 0]}
+    pool, _ = simulate([pathway], [1.0], 20)
+    np.testing.assert_allclose(S.w[:], pathway.w, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(G.pool[:], pool, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(G.v[:], pathway.received[0], rtol=0, atol=1e-12)
 
 
 def test_numpy_per_synapse_fallback_gives_the_same_result(target):

@@ -178,8 +178,11 @@ def test_more_than_one_synapse_per_pair(target, capfd):
         (dict(eta=1.5), ValueError, "eta must be in [0, 1], got eta = 1.5"),
         (dict(eta=-0.1), ValueError, "eta must be in [0, 1]"),
         (dict(eta=0.8 * mV), DimensionMismatchError, "eta must be dimensionless"),
-        (dict(W0="1"), TypeError, "W0 must be a scalar number"),
-        (dict(W0=[1.0, 2.0]), TypeError, "W0 must be a scalar number"),
+        (dict(W0="1"), TypeError, "W0 must be a real scalar number"),
+        (dict(W0=[1.0, 2.0]), TypeError, "W0 must be a real scalar number"),
+        (dict(W0=3 + 0j), TypeError, "W0 must be a real scalar number"),
+        (dict(W0=10**400), ValueError, "W0 is too large for a float64"),
+        (dict(name=None), TypeError, "name must be a string"),
         (dict(w=3), TypeError, "w must be the name of a variable"),
         (dict(pool="no pool"), TypeError, "pool must be the name of a variable"),
     ],
@@ -217,26 +220,64 @@ def test_bad_parameter_strings_are_refused_at_run(target, capfd, name, value, te
     refused(target, net, S, G, ValueError, text, capfd, checked_in_run=True)
 
 
-def test_overflow_during_run_is_reported(target, capfd):
-    # every step, each target neuron spikes and on_post multiplies its
-    # synapses' weights by 1e200, until they overflow
+@pytest.mark.parametrize(
+    "on_post, text",
+    [("w = w * 1e200", "has w = "), ("w = w - 5", "has w = -")],
+)
+def test_bad_values_reached_during_run_are_reported(target, capfd, on_post, text):
+    # every step, each target neuron spikes and on_post changes its synapses'
+    # weights, until they overflow or turn negative
     P = SpikeGeneratorGroup(2, [0, 1], [0.1, 0.2] * ms, name="inputs")
     G = NeuronGroup(2, "v : 1\npool : 1", threshold="True", name="targets")
     G.pool = 1.0
     getw = bugmann2012(W0=1.0, eta=0.5, name="rule")
-    S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", on_post="w = w * 1e200",
-                 namespace={"getw": getw}, name="blowup")
+    S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", on_post=on_post,
+                 namespace={"getw": getw}, name="changed")
     S.connect()
     S.w = 1.0
     with pytest.raises(Exception) as info:
         Network(P, G, S).run(1 * ms)
-    text = "After the run, Synapses 'blowup' has w = "
+    expected = f"After the run, Synapses 'changed' {text}"
     if target.standalone:
-        assert text.lower() in capfd.readouterr().err.lower()
+        err = capfd.readouterr().err
+        assert expected.replace("After", "after") in err, err
+        assert "must stay finite and non-negative during a run" in err
     else:
         cause = root_cause(info.value)
         assert isinstance(cause, FloatingPointError), repr(cause)
-        assert text in str(cause) and "overflowed during the run" in str(cause)
+        assert expected in str(cause) and "must stay finite and non-negative" in str(cause)
+
+
+def test_rule_parameters_cannot_change_during_a_run():
+    getw = bugmann2012(W0=1.0, eta=0.5)
+    with pytest.raises(NotImplementedError, match="can only change between runs"):
+        getw.run_regularly("eta = 5", dt=1 * ms)
+
+
+def test_synapses_as_target_is_refused(target):
+    P = SpikeGeneratorGroup(2, [0, 1], [1, 1] * ms, name="inputs")
+    H = NeuronGroup(2, "u : 1", name="hidden")
+    T = Synapses(H, H, "pool : 1\nv : 1", name="inner")
+    T.connect(j="i")
+    getw = bugmann2012(W0=1.0, eta=0.5, name="rule")
+    S = Synapses(P, T, "w : 1", on_pre="v_post += getw(i, j)", namespace={"getw": getw}, name="syn")
+    S.connect()
+    with pytest.raises(Exception) as info:
+        Network(P, H, T, S).run(2 * ms)
+    cause = root_cause(info.value)
+    assert isinstance(cause, TypeError) and "its target 'inner' is a Synapses object" in str(cause)
+
+
+def test_subexpression_of_w_in_the_calling_block_is_named(target, capfd):
+    net, getw, S, G = network(syn_model="w : 1\nwe = 2 * w : 1", code="v_post += getw(i, j) + we")
+    refused(target, net, S, G, ValueError, "also uses 'we'", capfd)
+
+
+def test_dimensionless_rule_names_units_in_words(target):
+    net, getw, S, G = network(syn_model="w : volt", w=0.5 * mV)
+    with pytest.raises(Exception) as info:
+        net.run(1 * ms)
+    assert "the units of W0 (dimensionless), but has units of V" in str(root_cause(info.value))
 
 
 def test_openmp_is_refused(target, capfd):

@@ -104,11 +104,11 @@ def test_targets_agree():
     first = parts_result(TARGETS[0])
     for name in TARGETS[1:]:
         other = parts_result(name)
-        for part in PARTS:
+        # random connectivity (p=) differs between targets: compared with the reference only
+        for part in set(PARTS) - {"probability"}:
             np.testing.assert_allclose(other[part]["pool"], first[part]["pool"], rtol=0, atol=1e-11)
-            if part != "probability":  # random connectivity differs between targets
-                for a, b in zip(synapses_of(other, part), synapses_of(first, part)):
-                    np.testing.assert_allclose(a["w"], b["w"], rtol=0, atol=1e-11)
+            for a, b in zip(synapses_of(other, part), synapses_of(first, part)):
+                np.testing.assert_allclose(a["w"], b["w"], rtol=0, atol=1e-11)
 
 
 def spikes_from_monitor(monitor):
