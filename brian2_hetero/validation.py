@@ -119,7 +119,8 @@ def check_call_site(rule, site):
 
     Returns
     -------
-    synapses : `Synapses`
+    caller : `Caller`
+        The checked variables the rule acts on for this `Synapses`.
     """
     if site is None:
         raise RuntimeError(
@@ -172,7 +173,7 @@ def check_call_site(rule, site):
     for code in site.abstract_code.values():
         for name in sorted(get_identifiers(code)):
             used = get_identifiers_recursively([name], site.variables)
-            if any(site.variables.get(n) in (caller.w, caller.pool) for n in used):
+            if any(site.variables.get(n) is var for n in used for var in (caller.w, caller.pool)):
                 raise ValueError(
                     f"{where.capitalize()} calls rule '{rule.name}' and also uses "
                     f"'{name}', which the rule changes: Brian would read it before "
