@@ -17,7 +17,6 @@ from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
     DimensionMismatchError,
     fail_for_dimension_mismatch,
-    get_dimensions,
     get_unit,
 )
 

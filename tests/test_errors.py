@@ -12,7 +12,6 @@ from brian2 import (
     ms,
     nA,
     prefs,
-    run,
 )
 from brian2.units.fundamentalunits import DimensionMismatchError
 
