@@ -5,7 +5,7 @@ from importlib import resources
 
 import jinja2
 
-__all__ = ["render", "TEMPLATE_FILES", "BODY_FILES"]
+__all__ = ["render", "TEMPLATE_FILES"]
 
 #: Template file of each (target, role), relative to the templates package.
 TEMPLATE_FILES = {
@@ -15,17 +15,6 @@ TEMPLATE_FILES = {
     ("cpp", "before_run"): "cpp/before_run.cpp.jinja",
     ("cpp", "after_run"): "cpp/after_run.cpp.jinja",
 }
-
-_EXTENSIONS = {"numpy": "py", "cython": "pyx", "cpp": "cpp"}
-
-#: Template of each (target, rule name) holding the rule's body as macros,
-#: which the target's ``rule`` template imports.
-BODY_FILES = {
-    (target, rule): f"{target}/{rule}.{extension}.jinja"
-    for target, extension in _EXTENSIONS.items()
-    for rule in ("bugmann2012",)
-}
-
 
 def _load(name):
     # Read through importlib.resources so that the templates are found in an
@@ -62,8 +51,6 @@ def render(target, role, **context):
         project runs before and after each network run.
     **context
         The values the template expects (listed at the top of each template).
-        ``rule`` templates get the rule's name as ``body``, which selects its
-        body from `BODY_FILES`.
 
     Returns
     -------
@@ -77,6 +64,4 @@ def render(target, role, **context):
             f"No template for target '{target}' and role '{role}'; available: "
             + ", ".join(f"{t}/{r}" for t, r in TEMPLATE_FILES)
         ) from None
-    if role == "rule":
-        context["body"] = BODY_FILES[(target, context["body"])]
     return _environment().get_template(name).render(template=name, **context)

@@ -13,57 +13,138 @@ from brian2.groups.group import Group
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions, get_unit
 
 from . import brian_compat, validation
+from .language import RuleCode
+from .printer import check_renderable, print_rule
 from .render import render
 from .siblings import sibling_index
-from .spec import BUGMANN2012
+from .spec import Parameter
 
-__all__ = ["HeteroRule", "bugmann2012"]
-
-_CPP_CONDITIONS = {
-    # (low_inclusive, has high) -> condition on the value v, see before_run.cpp.jinja
-    (False, False): "v > {low} && v <= _max",
-    (True, False): "v >= {low} && v <= _max",
-    (False, True): "v > {low} && v <= {high}",
-    (True, True): "v >= {low} && v <= {high}",
-}
-
+__all__ = ["HeteroRule"]
 
 @functools.lru_cache(maxsize=None)
-def _numpy_factory(fname, rule, params, neuronal):
+def _numpy_factory(fname, code, params, returns, name):
+    printed = print_rule(RuleCode(code, params, returns, name), "numpy", fname)
     namespace = {}
-    source = render("numpy", "rule", fname=fname, body=rule, params=params, neuronal=neuronal)
+    source = render("numpy", "rule", fname=fname, code=printed, params=params)
     exec(compile(source, f"<{fname}>", "exec"), namespace)
     return namespace["make_rule"]
 
 
 class HeteroRule(Function, Group):
     """
-    A heterosynaptic rule as a Brian function. Called as ``name(i, j)`` in the
-    ``on_pre`` code of a `Synapses`, it applies the rule for a spike arriving
-    at synapse (i, j) to that Synapses' own per-synapse variable and to the
-    target group's per-neuron variable, and returns the synapse's new value.
-    Create rules with the functions of this package (e.g. `bugmann2012`).
+    A heterosynaptic rule, written once in Brian's notation, as a Brian
+    function. Called as ``name(i, j)`` in the ``on_pre`` code of a
+    `Synapses`, it applies the rule for a spike arriving at synapse (i, j) to
+    the variables of that Synapses' synapses onto the same target neuron (the
+    synapse's "siblings", itself included) and of the target neuron, and
+    returns ``returns``.
 
-    The rule's parameters are variables of this object (``rule.W0``): they
-    can be changed between runs, recorded and passed as ``run_args`` of a
-    standalone project like any Brian variable.
+    Parameters
+    ----------
+    code : str
+        The rule's statements, one per line, in Brian's notation
+        (``name = expression``, ``+=``, ``-=``, ``*=``, ``/=``; comments
+        after ``#``). ``x`` is the spiking synapse's variable ``x``, ``x_sib``
+        the variable ``x`` of each sibling, ``x_post`` the target neuron's
+        variable ``x``; ``i``, ``j`` and ``i_sib`` are indices; a name that
+        is assigned before it is read (and never used as ``x_sib``) is a
+        value of the rule's own. A statement that uses a sibling value is
+        applied to every sibling; ``sum``, ``max``, ``min``, ``count`` and
+        ``argmax`` reduce sibling values to one, with an optional condition as
+        second argument. See the README for the full notation.
+    parameters : dict, optional
+        The parameters' names and values (with units). They become
+        variables of the rule: ``rule.alpha = 0.2`` between runs, and
+        ``run_args`` of a standalone project.
+    returns : str, optional
+        The expression the function returns, after the rule was applied.
+        Defaults to ``'w'``.
+    unit : `Unit`, optional
+        The units of the value returned. Defaults to dimensionless.
+    variables : dict, optional
+        Names in ``code`` (without ``_sib``/``_post``) -> the names of the
+        variables they stand for, e.g. ``{'w': 'weight'}``.
+    nonnegative : iterable of str, optional
+        Variables (as named in ``code``) that must stay non-negative; every
+        variable the rule acts on must stay finite. Checked at the start and
+        end of every run.
+    name : str, optional
+        A unique name for the rule. Defaults to ``'hetero_rule*'``.
+
+    Notes
+    -----
+    Spikes that reach one neuron in the same time step are applied one after
+    the other, in the order Brian delivers them, on every target.
+
+    Examples
+    --------
+    >>> from brian2 import *
+    >>> from brian2_hetero import HeteroRule
+    >>> share = HeteroRule('''
+    ...     total = sum(w_sib)
+    ...     n = count()
+    ...     mean = total / n
+    ...     w_sib += beta * (mean - w_sib)
+    ...     ''', parameters={'beta': 0.1}, name='share')
+    >>> share.beta
+    <share.beta: 0.1>
     """
 
     add_to_magic_network = True
     _hetero_rule = True
 
-    def __init__(self, spec, parameters, w, pool, name):
+    def __init__(self, code, parameters=None, returns="w", unit=None, variables=None,
+                 nonnegative=(), name="hetero_rule*", _spec_parameters=None):
         if not isinstance(name, str):
             raise TypeError(f"name must be a string, got name = {name!r}.")
-        scale = parameters[next(p.name for p in spec.parameters if p.weight_units)]
-        dim = get_dimensions(scale) if isinstance(scale, Quantity) else DIMENSIONLESS
-        values = {
-            p.name: validation.check_parameter(p, parameters[p.name], dim, name.rstrip("*"))
-            for p in spec.parameters
-        }
-        for role, value in ((spec.synaptic, w), (spec.neuronal, pool)):
+        shown = name.rstrip("*")
+        parameters = {} if parameters is None else parameters
+        if not isinstance(parameters, dict) or not all(isinstance(k, str) for k in parameters):
+            raise TypeError(
+                f"Rule '{shown}': parameters must be a dict of names and values, "
+                f"got parameters = {parameters!r}."
+            )
+        specs = {p.name: p for p in (_spec_parameters or ())}
+        if unit is None:
+            scale = next((parameters[p.name] for p in specs.values() if p.weight_units), 1)
+            dim = get_dimensions(scale) if isinstance(scale, Quantity) else DIMENSIONLESS
+        else:
+            dim = get_dimensions(unit)
+            if not isinstance(unit, Quantity) and unit != 1:
+                raise TypeError(f"Rule '{shown}': unit must be a Brian unit, got unit = {unit!r}.")
+        self.parameter_specs = []
+        values = {}
+        for key, value in parameters.items():
+            spec = specs.get(key)
+            if spec is None:
+                pdim = get_dimensions(value) if isinstance(value, Quantity) else DIMENSIONLESS
+                spec = Parameter(key)
+            else:
+                pdim = dim if spec.weight_units else DIMENSIONLESS
+            values[key] = validation.check_parameter(spec, value, pdim, shown)
+            self.parameter_specs.append((spec, pdim))
+        self.rule_code = RuleCode(code, parameters, returns, shown)
+        check_renderable(self.rule_code)
+        variables = {} if variables is None else dict(variables)
+        for key, value in variables.items():
             if not (isinstance(value, str) and value.isidentifier()):
-                raise TypeError(f"{role} must be the name of a variable, got {role} = {value!r}.")
+                raise TypeError(
+                    f"Rule '{shown}': variables must map names to the names of variables, "
+                    f"got {key!r}: {value!r}."
+                )
+            if key not in self.rule_code.synaptic | self.rule_code.neuronal:
+                raise ValueError(
+                    f"Rule '{shown}': variables names '{key}', which its code does not use "
+                    f"(it uses {', '.join(sorted(self.rule_code.synaptic | self.rule_code.neuronal))})."
+                )
+        self.variable_names = variables
+        nonnegative = tuple(nonnegative)
+        for key in nonnegative:
+            if key not in self.rule_code.synaptic | self.rule_code.neuronal:
+                raise ValueError(
+                    f"Rule '{shown}': nonnegative names '{key}', which its code does not use."
+                )
+        self.nonnegative = nonnegative
 
         def call_from_python(i, j):
             raise NotImplementedError(
@@ -83,25 +164,17 @@ class HeteroRule(Function, Group):
             auto_vectorise=True,
         )
         Group.__init__(self, name=name)
-        self.spec = spec
         self.dim = dim
-        self.variable_names = (w, pool)
         self._c_name = f"_hetero_{self.name}"
         self.variables = Variables(self)
         self.variables.add_constant("N", 1)
-        for p in spec.parameters:
-            self.variables.add_array(
-                p.name,
-                size=1,
-                dimensions=dim if p.weight_units else DIMENSIONLESS,
-                dtype=np.float64,
-                scalar=True,
-            )
+        for spec, pdim in self.parameter_specs:
+            self.variables.add_array(spec.name, size=1, dimensions=pdim, dtype=np.float64, scalar=True)
         self.variables.create_clock_variables(self._clock)
         self.start, self.stop = 0, 1
         self._enable_group_attributes()
-        for p in spec.parameters:
-            self.variables[p.name].set_value(values[p.name])
+        for spec, _ in self.parameter_specs:
+            self.variables[spec.name].set_value(values[spec.name])
         # Per calling Synapses (by name): the checked Caller, and on the
         # runtime targets the sibling index of the current run.
         self._callers = {}
@@ -115,14 +188,19 @@ class HeteroRule(Function, Group):
             "cpp", self._cpp_code, namespace=lambda owner: {}, name=self._c_name
         )
 
+    @property
+    def code(self):
+        """The rule's statements, as written."""
+        return self.rule_code.code
+
     def __setattr__(self, key, value, level=0):
         # A parameter given a value is checked at once; strings, indexing
         # and run_args are checked when a run starts.
-        spec = self.__dict__.get("spec")
-        if spec is not None and not isinstance(value, str):
-            for p in spec.parameters:
-                if key == p.name:
-                    validation.check_parameter(p, value, self.dim, self.name)
+        specs = self.__dict__.get("parameter_specs")
+        if specs is not None and not isinstance(value, str):
+            for spec, pdim in specs:
+                if key == spec.name:
+                    validation.check_parameter(spec, value, pdim, self.name)
         Group.__setattr__(self, key, value, level=level + 1)
 
     def __del__(self):
@@ -151,38 +229,22 @@ class HeteroRule(Function, Group):
             return  # a standalone project checks itself, see after_run.cpp.jinja
         for synapses in network.objects:
             caller = self._callers.get(synapses.name)
-            if caller is None or synapses.variables.get(caller.w_name) is not caller.w:
+            if caller is None or caller.synapses is not synapses:
                 continue
-            validation.check_after_run(
-                caller.w.get_value(),
-                lambda s, v: (
-                    f"After the run, Synapses '{synapses.name}' has {caller.w_name} = {v!r} "
-                    f"at synapse {s}, which rule '{self.name}' acts on: weights must stay "
-                    "finite and non-negative during a run."
-                ),
-            )
-            stop = caller.target_offset + caller.n_targets
-            validation.check_after_run(
-                caller.pool.get_value()[caller.target_offset : stop],
-                lambda k, v: (
-                    f"After the run, '{caller.group.name}' has {caller.pool_name} = {v!r} "
-                    f"at neuron {k + caller.target_offset}, which rule '{self.name}' acts "
-                    "on: it must stay finite and non-negative during a run."
-                ),
-            )
+            validation.check_after_run(self, caller)
 
     def _check_run_args(self, run_args):
-        """Values for this rule's parameters, weights or pools given as run_args."""
+        """Values for this rule's parameters or variables given as run_args."""
         for key, value in run_args.items():
             var = getattr(key, "variable", None)
-            for p in self.spec.parameters:
-                if var is self.variables[p.name]:
-                    validation.check_run_arg(f"{self.name}.{p.name}", value, var.dim, p)
+            for spec, _ in self.parameter_specs:
+                if var is self.variables[spec.name]:
+                    validation.check_run_arg(f"{self.name}.{spec.name}", value, var.dim, spec)
             for caller in self._callers.values():
-                for name, group, own in ((caller.w_name, caller.synapses, caller.w),
-                                         (caller.pool_name, caller.group, caller.pool)):
+                for name, group, own, nonnegative in caller.all_variables():
                     if var is own:
-                        validation.check_run_arg(f"{group.name}.{name}", value, var.dim)
+                        validation.check_run_arg(f"{group.name}.{name}", value, var.dim,
+                                                 nonnegative=nonnegative)
 
     def run_regularly(self, *args, **kwds):
         raise NotImplementedError(
@@ -191,24 +253,25 @@ class HeteroRule(Function, Group):
 
     # Code generation, one factory per target --------------------------------
 
+    def _parameter_names(self):
+        return tuple(spec.name for spec, _ in self.parameter_specs)
+
     def _numpy_code(self, owner):
         caller = self._runtime()
         variables = caller.synapses.variables
         make_rule = _numpy_factory(
-            self._c_name,
-            self.spec.name,
-            tuple(p.name for p in self.spec.parameters),
-            self.spec.neuronal,
+            self._c_name, self.rule_code.code, self._parameter_names(), self.rule_code.returns, self.name
         )
+        arrays = {x: var.get_value() for x, (_, var) in caller.synaptic.items()}
+        arrays.update({f"post_{x}": var.get_value() for x, (_, var) in caller.neuronal.items()})
         function = make_rule(
-            caller.w.get_value(),
+            arrays,
             variables["_synaptic_pre"].get_value(),
             variables["_synaptic_post"].get_value(),
             caller.index.offsets,
-            caller.index.strides,
             caller.index.siblings,
-            caller.pool.get_value(),
-            {p.name: self.variables[p.name].get_value() for p in self.spec.parameters},
+            {name: self.variables[name].get_value() for name in self._parameter_names()},
+            caller.source_offset,
             caller.target_offset,
         )
         function._arg_units = self._arg_units
@@ -224,29 +287,35 @@ class HeteroRule(Function, Group):
             "cython",
             "rule",
             fname=self._c_name,
-            body=self.spec.name,
-            neuronal=self.spec.neuronal,
-            params={p.name: self._key(p.name) for p in self.spec.parameters},
+            code=print_rule(self.rule_code, "cython", self._c_name),
+            params={name: self._key(name) for name in self._parameter_names()},
+            synaptic={x: self._key("syn_" + x) for x in sorted(self.rule_code.synaptic)},
+            neuronal={x: self._key("post_" + x) for x in sorted(self.rule_code.neuronal)},
             **{
                 key: self._key(key)
-                for key in ("w", "post", "offsets", "strides", "siblings", "pool", "target_offset")
+                for key in ("pre", "post", "offsets", "strides", "siblings", "source_offset", "target_offset")
             },
         )
 
     def _cython_namespace(self, owner):
         caller = self._callers[getattr(owner, "synapses", owner).name]
         index = caller.index
+        variables = caller.synapses.variables
         namespace = {
-            self._key("w"): caller.w.get_value(),
-            self._key("post"): caller.synapses.variables["_synaptic_post"].get_value(),
+            self._key("pre"): variables["_synaptic_pre"].get_value(),
+            self._key("post"): variables["_synaptic_post"].get_value(),
             self._key("offsets"): index.offsets,
             self._key("strides"): index.strides,
             self._key("siblings"): index.siblings,
-            self._key("pool"): caller.pool.get_value(),
+            self._key("source_offset"): np.array([caller.source_offset], dtype=np.int32),
             self._key("target_offset"): np.array([caller.target_offset], dtype=np.int32),
         }
-        for p in self.spec.parameters:
-            namespace[self._key(p.name)] = self.variables[p.name].get_value()
+        for x, (_, var) in caller.synaptic.items():
+            namespace[self._key("syn_" + x)] = var.get_value()
+        for x, (_, var) in caller.neuronal.items():
+            namespace[self._key("post_" + x)] = var.get_value()
+        for name in self._parameter_names():
+            namespace[self._key(name)] = self.variables[name].get_value()
         return namespace
 
     def _index_variable(self, synapses, what):
@@ -275,36 +344,36 @@ class HeteroRule(Function, Group):
             rule=self.name,
             synapses=synapses.name,
             group=caller.group.name,
-            w=name(caller.w),
+            pre=name(synapses.variables["_synaptic_pre"]),
             post=name(synapses.variables["_synaptic_post"]),
-            pool=device.get_array_name(caller.pool),
-            w_name=caller.w_name,
-            pool_name=caller.pool_name,
+            source_offset=caller.source_offset,
             target_offset=caller.target_offset,
             n_targets=caller.n_targets,
+            n_sources=caller.n_sources,
             **{what: name(self._index_variable(synapses, what)) for what in ("offsets", "strides", "siblings")},
         )
-        params = {p.name: device.get_array_name(self.variables[p.name]) for p in self.spec.parameters}
+        # (shown name, device name, must be non-negative)
+        checked_synaptic = [(shown, name(var), x in self.nonnegative) for x, (shown, var) in caller.synaptic.items()]
+        checked_neuronal = [(shown, device.get_array_name(var), x in self.nonnegative)
+                            for x, (shown, var) in caller.neuronal.items()]
+        params = {n: device.get_array_name(self.variables[n]) for n in self._parameter_names()}
         before = render(
             "cpp",
             "before_run",
-            pre=name(synapses.variables["_synaptic_pre"]),
-            source_offset=caller.source_offset,
-            n_sources=caller.n_sources,
             params=[
                 (
-                    p.name,
-                    params[p.name],
-                    _CPP_CONDITIONS[(p.low_inclusive, p.high is not None)].format(
-                        low=repr(float(p.low)), high=repr(float(p.high or 0))
-                    ),
-                    p.admissible(),
+                    spec.name,
+                    params[spec.name],
+                    _cpp_condition(spec),
+                    spec.admissible(),
                 )
-                for p in self.spec.parameters
+                for spec, _ in self.parameter_specs
             ],
+            synaptic=checked_synaptic,
+            neuronal=checked_neuronal,
             **names,
         )
-        after = render("cpp", "after_run", **names)
+        after = render("cpp", "after_run", synaptic=checked_synaptic, neuronal=checked_neuronal, **names)
         for slot, code in (("before_network_run", before), ("after_network_run", after)):
             if code not in device.code_lines[slot]:
                 device.insert_code(slot, code)
@@ -313,18 +382,28 @@ class HeteroRule(Function, Group):
         if not device.run_args_applied:
             device.apply_run_args()
         # The rule writes these arrays behind Brian's back.
-        for var in (caller.w, caller.pool):
+        for _, var in list(caller.synaptic.values()) + list(caller.neuronal.values()):
             if var in device.array_cache:
                 device.array_cache[var] = None
         return render(
             "cpp",
             "rule",
             fname=self._c_name,
-            body=self.spec.name,
-            neuronal=self.spec.neuronal,
+            code=print_rule(self.rule_code, "cpp", self._c_name),
             params=params,
-            **{k: names[k] for k in ("rule", "w", "post", "offsets", "strides", "siblings", "pool", "target_offset")},
+            synaptic={x: name(var) for x, (_, var) in caller.synaptic.items()},
+            neuronal={x: device.get_array_name(var) for x, (_, var) in caller.neuronal.items()},
+            **{k: names[k] for k in ("rule", "pre", "post", "offsets", "strides", "siblings",
+                                     "source_offset", "target_offset")},
         )
+
+
+def _cpp_condition(spec):
+    """The admissible values of a parameter as a C++ condition on v."""
+    low = "-_max" if spec.low == -np.inf else repr(float(spec.low))
+    parts = [f"v {'>=' if spec.low_inclusive else '>'} {low}"]
+    parts.append(f"v <= {repr(float(spec.high))}" if spec.high is not None else "v <= _max")
+    return " && ".join(parts)
 
 
 _RULES = weakref.WeakSet()
@@ -342,69 +421,3 @@ def _check_rules_run_args(run_args):
 
 brian_compat.after_run_hooks.append(_check_rules_after_run)
 brian_compat.run_args_hooks.append(_check_rules_run_args)
-
-
-def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):
-    """
-    Bugmann's (2012) heterosynaptic rule, with a weight pool per neuron.
-
-    Returns a Brian function: call it as ``getw(i, j)`` (any name will do) in
-    the ``on_pre`` code of a `Synapses`. For a spike arriving at synapse
-    (i, j), with ``x`` the synapse's weight before the spike, every synapse
-    ``k`` of the same `Synapses` onto the same neuron ``j`` whose weight
-    ``w_k`` is larger than ``x`` gives ``d = w_k * (w_k - x) / (W0 + w_k)``
-    to synapse (i, j), which also takes ``eta * pool`` from the neuron's
-    pool; the call returns the synapse's new weight. The sum of the weights
-    onto a neuron plus its pool is conserved.
-
-    Parameters
-    ----------
-    W0 : `Quantity` or float
-        The positive scale of the transfer between synapses. Its units are
-        those of the weights, the pools and of what the function returns.
-    eta : float
-        The fraction of a neuron's pool that a spike moves to its synapse,
-        in [0, 1].
-    w : str, optional
-        The name of the calling `Synapses`' per-synapse variable holding the
-        weights. Defaults to ``'w'``.
-    pool : str, optional
-        The name of the target group's per-neuron variable holding the pool.
-        Defaults to ``'pool'``. Several `Synapses` onto one group that name
-        the same variable share that pool.
-    name : str, optional
-        A unique name for the rule, see `Nameable`. Defaults to
-        ``'bugmann2012*'``.
-
-    Returns
-    -------
-    rule : `HeteroRule`
-        The function; ``rule.W0`` and ``rule.eta`` are its parameters, which
-        can be changed between runs.
-
-    Notes
-    -----
-    Spikes that reach one neuron in the same time step are applied one after
-    the other, in the order Brian delivers them, on every target. Weights and
-    pools must be finite and non-negative; each run checks that first.
-
-    References
-    ----------
-    G. Bugmann (2012). Modeling fast stimulus-response association learning
-    along the occipito-parieto-frontal pathway following rule instructions.
-    Brain Research 1434, 73-89, rule (10).
-
-    Examples
-    --------
-    >>> from brian2 import *
-    >>> from brian2_hetero import bugmann2012
-    >>> P = PoissonGroup(3, 100*Hz)
-    >>> G = NeuronGroup(1, '''dv/dt = -v/(50*ms) : 1
-    ...                       pool : 1''', method='exact')
-    >>> getw = bugmann2012(W0=3, eta=0.8)
-    >>> S = Synapses(P, G, 'w : 1', on_pre='v_post += getw(i, j)')
-    >>> S.connect()
-    >>> getw.W0
-    <bugmann2012.W0: 3.0>
-    """
-    return HeteroRule(BUGMANN2012, {"W0": W0, "eta": eta}, w, pool, name)

@@ -1,17 +1,13 @@
 """
 What a heterosynaptic rule is made of, independent of any target: its
-parameters and their admissible values, and the variables it reads and writes.
-
-A rule acts, on a presynaptic spike at one synapse, on one variable of every
-synapse of the calling `Synapses` onto the same target neuron (its
-"siblings", the synapse itself included) and on one variable of that target
-neuron. The per-target code of the rule's body lives in the templates named
-after the rule.
+statements (in the language of `language`), its parameters and their
+admissible values, and the built-in rules written in that language.
 """
 
+import math
 from dataclasses import dataclass
 
-__all__ = ["Parameter", "RuleSpec", "BUGMANN2012"]
+__all__ = ["Parameter", "RuleSpec", "LIBRARY"]
 
 
 @dataclass(frozen=True)
@@ -19,21 +15,24 @@ class Parameter:
     """
     A scalar parameter of a rule.
 
-    ``weight_units`` says whether it has the units of the weights (else it is
-    dimensionless). Its value must lie above ``low`` (or at it, when
-    ``low_inclusive``) and, if ``high`` is given, at or below ``high``.
+    ``weight_units`` says whether it has the units of the values the rule
+    returns (else it is dimensionless; None: the units of its first value).
+    Its value must lie above ``low`` (or at it, when ``low_inclusive``) and,
+    if ``high`` is given, at or below ``high``.
     """
 
     name: str
-    weight_units: bool
-    low: float
-    low_inclusive: bool
+    weight_units: bool = None
+    low: float = -math.inf
+    low_inclusive: bool = True
     high: float = None
 
     def admissible(self):
         """The admissible values in words, e.g. 'positive' or 'in [0, 1]'."""
         if self.high is not None:
             return f"in [{self.low:g}, {self.high:g}]"
+        if self.low == -math.inf:
+            return "finite"
         if self.low == 0:
             return "non-negative" if self.low_inclusive else "positive"
         return (">= " if self.low_inclusive else "> ") + f"{self.low:g}"
@@ -47,24 +46,92 @@ class Parameter:
 @dataclass(frozen=True)
 class RuleSpec:
     """
-    A rule: its name (which names its body templates), its parameters, and
-    the names of its roles: ``synaptic`` (the per-synapse variable it reads
-    and writes) and ``neuronal`` (the per-neuron variable of the target).
+    A rule: its default ``name``, its ``code`` (statements), the expression
+    it ``returns``, its ``parameters`` (`Parameter` objects), and the
+    variables (as named in the code) that must stay ``nonnegative``.
     """
 
     name: str
+    code: str
+    returns: str
     parameters: tuple
-    synaptic: str
-    neuronal: str
+    nonnegative: tuple = ()
 
 
-#: Bugmann (2012), rule (10), with a weight pool per target neuron.
-BUGMANN2012 = RuleSpec(
-    name="bugmann2012",
-    parameters=(
-        Parameter("W0", weight_units=True, low=0.0, low_inclusive=False),
-        Parameter("eta", weight_units=False, low=0.0, low_inclusive=True, high=1.0),
-    ),
-    synaptic="w",
-    neuronal="pool",
-)
+_WEIGHTS = ("w",)
+
+#: The built-in rules, by name.
+LIBRARY = {
+    spec.name: spec
+    for spec in (
+        RuleSpec(
+            name="bugmann2012",
+            code="""
+            # every stronger sibling gives part of its weight to the spiking synapse
+            d = int(w_sib > w) * w_sib * ((w_sib - w) / (W0 + w_sib))
+            gain = sum(d)
+            w_sib -= d
+            # which also takes a fraction of the neuron's pool
+            from_pool = eta * pool_post
+            w = w + gain + from_pool
+            pool_post -= from_pool
+            """,
+            returns="w",
+            parameters=(
+                Parameter("W0", weight_units=True, low=0.0, low_inclusive=False),
+                Parameter("eta", weight_units=False, low=0.0, high=1.0),
+            ),
+            nonnegative=("w", "pool"),
+        ),
+        RuleSpec(
+            name="normalise_multiplicative",
+            code="""
+            total = sum(w_sib)
+            w_sib *= 1 + eta * (W_total / total - 1)
+            """,
+            returns="w",
+            parameters=(
+                Parameter("W_total", weight_units=True, low=0.0, low_inclusive=False),
+                Parameter("eta", weight_units=False, low=0.0, high=1.0),
+            ),
+            nonnegative=_WEIGHTS,
+        ),
+        RuleSpec(
+            name="normalise_subtractive",
+            code="""
+            total = sum(w_sib)
+            n = count()
+            w_sib = clip(w_sib - (total - W_total) / n, 0, inf)
+            """,
+            returns="w",
+            parameters=(Parameter("W_total", weight_units=True, low=0.0),),
+            nonnegative=_WEIGHTS,
+        ),
+        RuleSpec(
+            name="field2020",
+            code="""
+            # the strongest other synapse onto the neuron (the first one on ties)
+            strongest = argmax(w_sib, i_sib != i)
+            w_sib *= 1 + (b - 1) * int(i_sib == strongest)
+            w *= a
+            """,
+            returns="w",
+            parameters=(
+                Parameter("a", weight_units=False, low=0.0),
+                Parameter("b", weight_units=False, low=0.0),
+            ),
+            nonnegative=_WEIGHTS,
+        ),
+        RuleSpec(
+            name="redistribution",
+            code="""
+            taken = sum(alpha * w_sib)
+            w_sib -= alpha * w_sib
+            w += taken
+            """,
+            returns="w",
+            parameters=(Parameter("alpha", weight_units=False, low=0.0, high=1.0),),
+            nonnegative=_WEIGHTS,
+        ),
+    )
+}

@@ -10,13 +10,16 @@ import numbers
 import numpy as np
 from brian2.codegen.translation import get_identifiers_recursively
 from brian2.utils.stringtools import get_identifiers
-from brian2.core.variables import ArrayVariable, DynamicArrayVariable
+from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
+from brian2.core.variables import ArrayVariable, Constant, DynamicArrayVariable, Variable
+from brian2.parsing.expressions import parse_expression_dimensions
 from brian2.groups.subgroup import Subgroup
 from brian2.synapses.synapses import Synapses
 from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
     DimensionMismatchError,
     fail_for_dimension_mismatch,
+    get_dimensions,
     get_unit,
 )
 
@@ -65,7 +68,7 @@ def _scalar(value, name):
 def check_parameter(parameter, value, dim, rule):
     """
     Check a value for ``parameter`` (a `Parameter`) of ``rule`` (its name),
-    whose weights have dimensions ``dim``.
+    which must have dimensions ``dim``.
 
     Returns
     -------
@@ -73,12 +76,11 @@ def check_parameter(parameter, value, dim, rule):
         Without units.
     """
     number = _scalar(value, parameter.name)
-    expected = dim if parameter.weight_units else DIMENSIONLESS
     fail_for_dimension_mismatch(
         value,
-        expected,
+        dim,
         f"Rule '{rule}': {parameter.name} must "
-        + ("have the units of the weights" if parameter.weight_units else "be dimensionless")
+        + (f"have units of {unit_name(dim)}" if dim is not DIMENSIONLESS else "be dimensionless")
         + f", got {parameter.name} = {value!r}",
     )
     if not (np.isfinite(number) and parameter.accepts(number)):
@@ -172,7 +174,7 @@ def check_call_site(rule, site):
     for code in site.abstract_code.values():
         for name in sorted(get_identifiers(code)):
             used = get_identifiers_recursively([name], site.variables)
-            if any(site.variables.get(n) is var for n in used for var in (caller.w, caller.pool)):
+            if any(site.variables.get(n) is var for n in used for var in caller.written()):
                 raise ValueError(
                     f"{where.capitalize()} calls rule '{rule.name}' and also uses "
                     f"'{name}', which the rule changes: Brian would read it before "
@@ -185,12 +187,14 @@ def check_call_site(rule, site):
 
 class Caller:
     """
-    The variables ``rule`` acts on for a calling ``synapses``, checked: the
-    per-synapse variable (``w``) and the target's per-neuron variable
-    (``pool``), with the group sizes and index offsets.
+    The variables ``rule`` acts on for a calling ``synapses``, checked:
+    ``synaptic`` and ``neuronal`` map the names in the rule's code to
+    (name, `Variable`) of the Synapses and of the target group; with the
+    group sizes and index offsets.
     """
 
     def __init__(self, rule, synapses):
+        self.rule = rule
         self.synapses = synapses
         source, target = synapses.source, synapses.target
         if isinstance(target, Synapses) or isinstance(getattr(target, "source", None), Synapses):
@@ -205,19 +209,50 @@ class Caller:
         source_group = source.source if isinstance(source, Subgroup) else source
         self.n_sources = len(source_group)
         self.n_targets = len(target)
-        self.w_name, self.pool_name = rule.variable_names
-        self.w = self._variable(rule, synapses, self.w_name, "per-synapse", synapses)
-        self.pool = self._variable(rule, self.group, self.pool_name, "per-neuron", target)
+        code = rule.rule_code
+        renamed = rule.variable_names
+        self.synaptic = {}
+        for x in sorted(code.synaptic):
+            name = renamed.get(x, x)
+            writes = x in code.written
+            self.synaptic[x] = (name, self._variable(rule, synapses, name, "per-synapse", synapses, writes))
+        self.neuronal = {}
+        for x in sorted(code.neuronal):
+            name = renamed.get(x, x)
+            writes = x + "_post" in code.written
+            self.neuronal[x] = (name, self._variable(rule, self.group, name, "per-neuron", target, writes))
+        for local in sorted(code.locals):
+            if local in synapses.variables and not local.startswith("_") and local not in ("i", "j", "N"):
+                raise ValueError(
+                    f"Rule '{rule.name}' assigns '{local}' before reading it, so '{local}' "
+                    f"is a value of the rule's own, but Synapses '{synapses.name}' has a "
+                    f"variable '{local}': rename the value in the rule."
+                )
+        check_units(rule, self)
+
+    def written(self):
+        """The `Variable` objects the rule writes."""
+        code = self.rule.rule_code
+        return [var for x, (_, var) in self.synaptic.items() if x in code.written] + [
+            var for x, (_, var) in self.neuronal.items() if x + "_post" in code.written
+        ]
+
+    def all_variables(self):
+        """(name, group, `Variable`, must be non-negative) of every variable acted on."""
+        nonneg = self.rule.nonnegative
+        return [(n, self.synapses, v, x in nonneg) for x, (n, v) in self.synaptic.items()] + [
+            (n, self.group, v, x in nonneg) for x, (n, v) in self.neuronal.items()
+        ]
 
     @staticmethod
-    def _variable(rule, group, name, kind, shown):
+    def _variable(rule, group, name, kind, shown, writes):
         var = group.variables.get(name)
         what = f"Rule '{rule.name}' acts on the {kind} variable '{name}' of '{shown.name}'"
         if var is None:
             raise KeyError(
                 f"{what}, which has no variable '{name}'. Add it to its equations "
                 f"(e.g. '{name} : {get_unit(rule.dim) if rule.dim is not DIMENSIONLESS else 1}') "
-                f"or name another one with {'w' if kind == 'per-synapse' else 'pool'}=..."
+                "or name another one with variables={...}."
             )
         per_item = (
             isinstance(var, DynamicArrayVariable)
@@ -226,42 +261,109 @@ class Caller:
         )
         if not per_item or var.scalar or getattr(var.owner, "name", None) != group.name:
             raise TypeError(f"{what}, but '{name}' is not a {kind} variable of it.")
-        if var.read_only or var.constant or var.dtype != np.float64:
+        if (writes and (var.read_only or var.constant)) or var.dtype != np.float64:
             raise TypeError(
                 f"{what}, but '{name}' is "
-                + ("constant" if (var.read_only or var.constant) else f"of type {np.dtype(var.dtype).name}")
-                + ": it must be a writable floating point (float64) variable."
-            )
-        if var.dim != rule.dim:
-            raise DimensionMismatchError(
-                f"{what}, which must have the units of "
-                f"{', '.join(p.name for p in rule.spec.parameters if p.weight_units)} "
-                f"({unit_name(rule.dim)}), but has units of {unit_name(var.dim)}",
-                var.dim,
-                rule.dim,
+                + ("constant" if var.dtype == np.float64 else f"of type {np.dtype(var.dtype).name}")
+                + ": it must be a " + ("writable " if writes else "")
+                + "floating point (float64) variable."
             )
         return var
 
 
-def check_after_run(values, what):
-    """Raise a FloatingPointError naming the first negative or non-finite entry."""
-    k = _first_bad(values)
-    if k is not None:
-        raise FloatingPointError(what(k, float(values[k])))
+def check_units(rule, caller):
+    """
+    Check the units of every statement of ``rule`` with the variables of
+    ``caller``, with Brian's own unit checks; raise a `DimensionMismatchError`
+    naming the statement.
+    """
+    code = rule.rule_code
+    known = {}
+    for x, (_, var) in caller.synaptic.items():
+        known[x] = known[x + "_sib"] = Variable(x, dimensions=var.dim)
+    for x, (_, var) in caller.neuronal.items():
+        known[x + "_post"] = Variable(x, dimensions=var.dim)
+    for name in ("i", "j", "i_sib"):
+        known[name] = Variable(name, dtype=np.int32)
+    for spec, pdim in rule.parameter_specs:
+        known[spec.name] = Variable(spec.name, dimensions=pdim)
+    for name in ("pi", "e", "inf", "True", "False"):
+        known[name] = Constant(name, value=DEFAULT_CONSTANTS[name].value if name in DEFAULT_CONSTANTS else name == "True")
+    for name in ("abs", "sqrt", "exp", "log", "floor", "ceil", "clip", "int"):
+        known[name] = DEFAULT_FUNCTIONS[name]
+    for block in code.blocks:
+        for st in block.statements:
+            try:
+                if st.condition is not None:
+                    parse_expression_dimensions(st.condition, known)
+                value = parse_expression_dimensions(st.expr, known)
+                if st.reduction in ("count",):
+                    value = DIMENSIONLESS
+                elif st.reduction == "argmax":
+                    value = DIMENSIONLESS
+                if st.name in known:
+                    fail_for_dimension_mismatch(value, known[st.name].dim, "")
+                else:
+                    known[st.name] = Variable(st.name, dimensions=get_dimensions(value))
+            except (DimensionMismatchError, SyntaxError, KeyError, TypeError, ValueError) as exc:
+                raise DimensionMismatchError(
+                    f"Rule '{rule.name}', statement '{st.line}', with the variables of "
+                    f"Synapses '{caller.synapses.name}': inconsistent units "
+                    f"({str(exc).strip() or type(exc).__name__})"
+                ) from None
+    try:
+        returned = parse_expression_dimensions(code.returns, known)
+        fail_for_dimension_mismatch(returned, rule.dim, "")
+    except DimensionMismatchError:
+        raise DimensionMismatchError(
+            f"Rule '{rule.name}' returns '{code.returns}', which with the variables of "
+            f"Synapses '{caller.synapses.name}' has units of {unit_name(get_dimensions(returned))}, "
+            f"but the rule was declared with units of {unit_name(rule.dim)} (unit=...)."
+        ) from None
 
 
-def _first_bad(values):
-    bad = ~(np.isfinite(values) & (values >= 0))
+def _first_bad(values, nonnegative=True):
+    bad = ~np.isfinite(values)
+    if nonnegative:
+        bad |= ~(values >= 0)
     return int(np.argmax(bad)) if bad.any() else None
+
+
+def _must(nonnegative):
+    return "finite and non-negative" if nonnegative else "finite"
+
+
+def _checked_values(caller):
+    """(name, group, values, first index, must be non-negative) of every variable acted on."""
+    stop = caller.target_offset + caller.n_targets
+    for name, group, var, nonnegative in caller.all_variables():
+        values = var.get_value()
+        if group is caller.group:
+            yield name, group, values[caller.target_offset : stop], caller.target_offset, nonnegative
+        else:
+            yield name, group, values, 0, nonnegative
+
+
+def check_after_run(rule, caller):
+    """Raise a FloatingPointError naming the first value that left its range during a run."""
+    for name, group, values, offset, nonnegative in _checked_values(caller):
+        k = _first_bad(values, nonnegative)
+        if k is not None:
+            where = "synapse" if group is caller.synapses else "neuron"
+            raise FloatingPointError(
+                f"After the run, {'Synapses ' if where == 'synapse' else ''}'{group.name}' has {name} = {float(values[k])!r} at {where} "
+                f"{k + offset}, which rule '{rule.name}' acts on: it must stay "
+                f"{_must(nonnegative)} during a run."
+            )
 
 
 def check_values(rule, caller):
     """
-    At the start of a run: the rule's parameters are admissible, the weights
-    and pools finite and non-negative, and no (i, j) pair has more than one
-    synapse.
+    At the start of a run: the rule's parameters are admissible, the
+    variables it acts on finite (and non-negative where the rule says so),
+    and no (i, j) pair has more than one synapse.
     """
-    for parameter in rule.spec.parameters:
+    for parameter, _ in rule.parameter_specs:
         value = float(rule.variables[parameter.name].get_value()[0])
         if not (np.isfinite(value) and parameter.accepts(value)):
             raise ValueError(
@@ -272,23 +374,21 @@ def check_values(rule, caller):
     synapses = caller.synapses
     pre = synapses.variables["_synaptic_pre"].get_value()
     post = synapses.variables["_synaptic_post"].get_value()
-    w = caller.w.get_value()
-    s = _first_bad(w)
-    if s is not None:
+    for name, group, values, offset, nonnegative in _checked_values(caller):
+        k = _first_bad(values, nonnegative)
+        if k is None:
+            continue
+        if group is synapses:
+            raise ValueError(
+                f"Rule '{rule.name}' needs {_must(nonnegative)} values of {name}, but Synapses "
+                f"'{synapses.name}' has {name} = {float(values[k])!r} at synapse {k} "
+                f"(i = {pre[k] - caller.source_offset}, j = {post[k] - caller.target_offset}). "
+                "Nothing was run."
+            )
         raise ValueError(
-            f"Rule '{rule.name}' needs finite, non-negative weights, but Synapses "
-            f"'{synapses.name}' has {caller.w_name} = {float(w[s])!r} at synapse {s} "
-            f"(i = {pre[s] - caller.source_offset}, j = {post[s] - caller.target_offset}). "
+            f"Rule '{rule.name}' needs {_must(nonnegative)} values of {name}, but "
+            f"'{group.name}' has {name} = {float(values[k])!r} at neuron {k + offset}. "
             "Nothing was run."
-        )
-    stop = caller.target_offset + caller.n_targets
-    pool = caller.pool.get_value()[caller.target_offset : stop]
-    k = _first_bad(pool)
-    if k is not None:
-        raise ValueError(
-            f"Rule '{rule.name}' needs a finite, non-negative {caller.pool_name}, but "
-            f"'{caller.group.name}' has {caller.pool_name} = {float(pool[k])!r} at neuron "
-            f"{k + caller.target_offset}. Nothing was run."
         )
     pairs = (post.astype(np.int64) - caller.target_offset) * caller.n_sources + pre
     pairs.sort()
@@ -304,11 +404,11 @@ def check_values(rule, caller):
         )
 
 
-def check_run_arg(name, values, dim, parameter=None):
+def check_run_arg(name, values, dim, parameter=None, nonnegative=True):
     """
     Check values given as ``run_args`` for the variable ``name`` (of
     dimensions ``dim``): admissible values of ``parameter`` if given, else
-    finite and non-negative ones.
+    finite (and non-negative) ones.
     """
     values = np.atleast_1d(np.asarray(values, dtype=np.float64))
     unit = "" if dim is DIMENSIONLESS else f" {get_unit(dim)}"
@@ -320,9 +420,9 @@ def check_run_arg(name, values, dim, parameter=None):
                 "Nothing was run."
             )
         return
-    k = _first_bad(values)
+    k = _first_bad(values, nonnegative)
     if k is not None:
         raise ValueError(
-            f"run_args: {name} must be finite and non-negative, got {float(values[k])!r}{unit} "
+            f"run_args: {name} must be {_must(nonnegative)}, got {float(values[k])!r}{unit} "
             f"at index {k}. Nothing was run."
         )

@@ -23,7 +23,7 @@ from brian2 import (
 from brian2.devices import reinit_devices
 
 from brian2_hetero import HeteroCompileError, bugmann2012
-from brian2_hetero.render import BODY_FILES, TEMPLATE_FILES
+from brian2_hetero.render import TEMPLATE_FILES
 from reference import Pathway, simulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -275,7 +275,7 @@ def test_wheel_ships_templates_and_renders_them(tmp_path):
     )
     (wheel,) = wheels.glob("brian2_hetero-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for path in list(TEMPLATE_FILES.values()) + list(BODY_FILES.values()):
+    for path in TEMPLATE_FILES.values():
         assert f"brian2_hetero/templates/{path}" in names
     target = tmp_path / "installed"
     subprocess.run(
@@ -284,15 +284,20 @@ def test_wheel_ships_templates_and_renders_them(tmp_path):
     )
     script = (
         "import brian2_hetero, brian2_hetero.render as r\n"
+        "from brian2_hetero import bugmann2012\n"
+        "from brian2_hetero.printer import print_rule\n"
         "print(brian2_hetero.__file__)\n"
-        "names = dict(fname='f', rule='r', body='bugmann2012', neuronal='pool', synapses='s',\n"
-        "             group='g', w='a', post='b', pre='c', pool='d', offsets='e', strides='h',\n"
-        "             siblings='k', target_offset=0, source_offset=0, n_targets=1, n_sources=1,\n"
-        "             w_name='w', pool_name='pool')\n"
+        "rule = bugmann2012(W0=1, eta=0.5)\n"
+        "names = dict(fname='f', rule='r', synapses='s', group='g', post='b', pre='c',\n"
+        "             offsets='e', strides='h', siblings='k', target_offset=0, source_offset=0,\n"
+        "             n_targets=1, n_sources=1, synaptic={'w': 'a'}, neuronal={'pool': 'd'})\n"
         "for (t, role) in r.TEMPLATE_FILES:\n"
         "    params = [('W0', 'x', 'v > 0', 'positive')] if role == 'before_run' else (\n"
         "        ['W0'] if t == 'numpy' else {'W0': 'x'})\n"
-        "    print(len(r.render(t, role, params=params, **names)))\n"
+        "    if role != 'rule':\n"
+        "        names.update(synaptic=[('w', 'a', True)], neuronal=[('pool', 'd', True)])\n"
+        "    code = print_rule(rule.rule_code, t, 'f')\n"
+        "    print(len(r.render(t, role, params=params, code=code, **names)))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script],

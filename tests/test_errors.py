@@ -134,8 +134,8 @@ def test_call_from_python():
         (dict(group_model="v : 1\npool : 1 (shared)"), TypeError, "'pool' is not a per-neuron variable"),
         (dict(syn_model="w : 1 (constant)"), TypeError, "'w' is constant"),
         (dict(syn_model="w : integer", w=1), TypeError, "of type int32"),
-        (dict(syn_model="w : volt", w=0.5 * mV), DimensionMismatchError, "has units of V"),
-        (dict(group_model="v : 1\npool : amp", pool=1 * nA), DimensionMismatchError, "has units of A"),
+        (dict(syn_model="w : volt", w=0.5 * mV), DimensionMismatchError, "'w_sib' has unit V"),
+        (dict(group_model="v : 1\npool : amp", pool=1 * nA), DimensionMismatchError, "'from_pool' has unit A"),
     ],
 )
 def test_bad_variables(target, capfd, kwds, error, text):
@@ -182,8 +182,8 @@ def test_more_than_one_synapse_per_pair(target, capfd):
         (dict(W0=3 + 0j), TypeError, "W0 must be a real scalar number"),
         (dict(W0=10**400), ValueError, "W0 is too large for a float64"),
         (dict(name=None), TypeError, "name must be a string"),
-        (dict(w=3), TypeError, "w must be the name of a variable"),
-        (dict(pool="no pool"), TypeError, "pool must be the name of a variable"),
+        (dict(w=3), TypeError, "must map names to the names of variables, got 'w': 3"),
+        (dict(pool="no pool"), TypeError, "must map names to the names of variables, got 'pool': 'no pool'"),
     ],
 )
 def test_bad_construction(kwds, error, text):
@@ -197,7 +197,7 @@ def test_bad_construction(kwds, error, text):
     [
         ("W0", -1.0, ValueError, "W0 must be positive"),
         ("eta", 2, ValueError, "eta must be in [0, 1]"),
-        ("W0", 1 * mV, DimensionMismatchError, "W0 must have the units of the weights"),
+        ("W0", 1 * mV, DimensionMismatchError, "W0 must be dimensionless, got W0 = 1. mV"),
     ],
 )
 def test_bad_parameter_assignment_changes_nothing(name, value, error, text):
@@ -276,7 +276,8 @@ def test_dimensionless_rule_names_units_in_words(target):
     net, getw, S, G = network(syn_model="w : volt", w=0.5 * mV)
     with pytest.raises(Exception) as info:
         net.run(1 * ms)
-    assert "the units of W0 (dimensionless), but has units of V" in str(root_cause(info.value))
+    message = str(root_cause(info.value))
+    assert "statement 'd = int(w_sib > w)" in message and "'W0' has unit 1; 'w_sib' has unit V" in message
 
 
 def test_openmp_is_refused(target, capfd):

@@ -1,0 +1,396 @@
+"""
+The rule language: statements in Brian's notation, sorted into the scalar
+statements of an event and the passes over its sibling synapses.
+
+A rule is a multi-line string of statements ``name = expression`` (or
+``+=``, ``-=``, ``*=``, ``/=``), comments after ``#``. Names are read as:
+
+- ``x_sib``: variable ``x`` of each sibling synapse (every synapse of the
+  calling `Synapses` onto the same target neuron, the spiking one included);
+  ``i_sib`` is the sibling's presynaptic index;
+- ``x_post``: variable ``x`` of the target neuron;
+- ``i``, ``j``: the indices of the spiking synapse;
+- a parameter of the rule, or a name the rule assigns (a local value);
+- any other name: a variable of the spiking synapse.
+
+A statement that uses a sibling value is applied to every sibling; the
+reductions ``sum(expr)``, ``max(expr)``, ``min(expr)``, ``count(cond)`` and
+``argmax(expr)`` (each with an optional condition as second argument, which
+selects the siblings taking part; ``argmax`` gives the ``i`` of the first
+sibling with the largest value, -1 if there is none) turn sibling values into
+one value. Consecutive sibling statements and reductions run in one loop over
+the siblings (a pass); a statement that needs a reduction of the current pass
+starts a new one.
+"""
+
+import ast
+from dataclasses import dataclass, field
+
+from brian2.parsing.statements import parse_statement
+
+__all__ = ["RuleCode", "Statement", "Block", "REDUCTIONS", "FUNCTIONS", "RuleSyntaxError"]
+
+#: Reductions over the siblings: name -> (least, most) arguments.
+REDUCTIONS = {"sum": (1, 2), "max": (1, 2), "min": (1, 2), "count": (0, 1), "argmax": (1, 2)}
+#: Functions that rule expressions may call, on every target.
+FUNCTIONS = ("abs", "sqrt", "exp", "log", "floor", "ceil", "clip", "int")
+CONSTANTS = ("pi", "e", "inf", "True", "False")
+INDICES = ("i", "j")
+SIBLING, POST = "_sib", "_post"
+# Names a rule may not use for its own values: reserved words of the
+# generated C++ and Cython code.
+_RESERVED = {
+    "and", "or", "not", "if", "else", "for", "while", "in", "is", "return", "def", "class",
+    "double", "float", "int", "long", "char", "bool", "void", "const", "static", "inline",
+    "cdef", "cpdef", "cimport", "struct", "union", "new", "delete", "this", "auto", "case",
+    "switch", "default", "do", "goto", "register", "signed", "unsigned", "sizeof", "typedef",
+    "extern", "volatile", "template", "namespace", "using", "operator", "lambda", "None",
+    "nogil", "with", "try", "except", "finally", "raise", "import", "from", "pass", "del",
+    "global", "assert", "yield", "break", "continue", "true", "false", "NULL", "INFINITY",
+    "std", "brian", "pow", "fabs", "np", "numpy",
+} | set(REDUCTIONS) | set(FUNCTIONS) | set(CONSTANTS)
+_OPERATORS = {"=": None, "+=": "+", "-=": "-", "*=": "*", "/=": "/"}
+
+
+class RuleSyntaxError(SyntaxError):
+    """A rule's statements cannot be compiled; the message names the statement."""
+
+
+@dataclass
+class Statement:
+    """
+    One statement: ``line`` as written, the assigned ``name``, its ``kind``
+    ('scalar', 'sibling' or 'reduction'), the ``expr`` assigned (augmented
+    assignments written out as ``name = name op (expr)``); for reductions
+    the ``reduction`` and its ``condition`` (an expression or None).
+    """
+
+    line: str
+    name: str
+    kind: str
+    expr: str
+    reduction: str = None
+    condition: str = None
+
+
+@dataclass
+class Block:
+    """Scalar statements (``kind='scalar'``) or one pass over the siblings (``'pass'``)."""
+
+    kind: str
+    statements: list = field(default_factory=list)
+
+    def names(self):
+        """Every name the block reads or writes."""
+        found = set()
+        for st in self.statements:
+            found.add(st.name)
+            for text in (st.expr, st.condition):
+                if text:
+                    found |= _names(ast.parse(text, mode="eval"))
+        return found
+
+
+def _names(tree):
+    """The names an expression reads (not the functions it calls)."""
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and id(node) not in called}
+
+
+class RuleCode:
+    """
+    The statements of a rule, checked and sorted into blocks.
+
+    Parameters
+    ----------
+    code : str
+        The statements.
+    parameters : iterable of str
+        The names of the rule's parameters.
+    returns : str
+        An expression of the spiking synapse's values, the value the rule's
+        function returns.
+    name : str
+        The rule's name, for messages.
+
+    Attributes
+    ----------
+    blocks : list of `Block`
+    synaptic : set of str
+        The variables of the synapses the rule reads or writes (of the
+        spiking synapse or of the siblings).
+    neuronal : set of str
+        The variables of the target neuron it reads or writes.
+    written : set of str
+        Of those, the ones it writes (``x``, ``x_sib`` and ``x_post`` as
+        ``x``, ``x`` and ``x_post``).
+    locals : dict
+        Local name -> 'scalar' or 'sibling'.
+    """
+
+    def __init__(self, code, parameters, returns, name):
+        if not isinstance(code, str):
+            raise TypeError(f"Rule '{name}': code must be a string of statements, got {code!r}.")
+        if not (isinstance(returns, str) and returns.strip()):
+            raise TypeError(f"Rule '{name}': returns must be an expression, got returns = {returns!r}.")
+        self.name = name
+        self.code = code
+        self.parameters = tuple(parameters)
+        self.locals = {}
+        self.synaptic, self.neuronal, self.written = set(), set(), set()
+        self.trigger = set()  # variables of the spiking synapse read or written
+        self.uses = set()  # i, j, i_sib where used
+        self.blocks = []
+        for p in self.parameters:
+            self._check_own_name(p, f"parameter '{p}'")
+        statements = [
+            self._statement(line.strip())
+            for line in code.splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
+        # x is a variable of the synapses wherever x_sib appears
+        for st in statements:
+            for text in (st.name, st.expr, st.condition):
+                for name in _names(ast.parse(text, mode="eval")) if text else ():
+                    if self._role(name) == "sibling" and name != "i" + SIBLING:
+                        self.synaptic.add(name[: -len(SIBLING)])
+        for st in statements:
+            self._add(st)
+        if not self.blocks:
+            raise RuleSyntaxError(f"Rule '{name}' has no statements.")
+        self.returns = returns.strip()
+        tree = self._parse(self.returns, f"returns = {returns!r}")
+        if self._level(tree, f"returns = {returns!r}") != "scalar":
+            raise RuleSyntaxError(
+                f"Rule '{name}': returns = {returns!r} uses a sibling value; return a "
+                "value of the spiking synapse or a reduction."
+            )
+
+    # Parsing -----------------------------------------------------------------
+
+    def _fail(self, line, message):
+        raise RuleSyntaxError(f"Rule '{self.name}', statement '{line}': {message}")
+
+    def _check_own_name(self, name, what):
+        if name.startswith("_") or name in _RESERVED or name in INDICES or name == "i" + SIBLING:
+            raise RuleSyntaxError(
+                f"Rule '{self.name}': {what} may not be called '{name}' (reserved, or "
+                "starting with an underscore)."
+            )
+
+    def _parse(self, text, line):
+        try:
+            tree = ast.parse(text, mode="eval")
+        except SyntaxError as exc:
+            self._fail(line, f"'{text}' is not an expression ({exc.msg}).")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.FloorDiv, ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift, ast.MatMult)):
+                self._fail(line, f"the operator in '{ast.unparse(node)}' is not supported in rules.")
+            if isinstance(node, (ast.IfExp, ast.Lambda, ast.Attribute, ast.Subscript, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.ListComp, ast.GeneratorExp, ast.Starred, ast.JoinedStr)):
+                self._fail(line, f"'{ast.unparse(node)}' is not an expression Brian can compile.")
+            if isinstance(node, ast.Compare) and len(node.ops) > 1:
+                self._fail(line, f"write the chained comparison '{ast.unparse(node)}' with 'and'.")
+            if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, bool)):
+                self._fail(line, f"{node.value!r} is not a number.")
+            if isinstance(node, ast.Call):
+                if not isinstance(node.func, ast.Name):
+                    self._fail(line, f"'{ast.unparse(node)}' is not a function call a rule can make.")
+                if node.keywords:
+                    self._fail(line, f"'{ast.unparse(node)}': rule functions take no keyword arguments.")
+                fname = node.func.id
+                if fname not in FUNCTIONS and fname not in REDUCTIONS:
+                    self._fail(
+                        line,
+                        f"unknown function '{fname}'; rules may call {', '.join(FUNCTIONS)} and "
+                        f"the reductions {', '.join(REDUCTIONS)}.",
+                    )
+        return tree
+
+    def _statement(self, line):
+        try:
+            var, op, expr, _ = parse_statement(line)
+        except ValueError:
+            self._fail(line, "not a statement of the form 'name = expression'.")
+        if op not in _OPERATORS:
+            self._fail(line, f"the operator '{op}' is not supported; use =, +=, -=, *= or /=.")
+        expr = expr.strip()
+        tree = self._parse(expr, line)
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.func.id in REDUCTIONS]
+        if calls:
+            top = tree.body
+            if not (isinstance(top, ast.Call) and top.func.id in REDUCTIONS) or op != "=":
+                self._fail(
+                    line,
+                    f"a reduction ({ast.unparse(calls[0])}) must be the whole right-hand side "
+                    f"of an assignment to a new value, e.g. 'total = {ast.unparse(calls[0])}'.",
+                )
+            if len(calls) > 1:
+                self._fail(line, f"reductions cannot be nested ({ast.unparse(top)}).")
+            least, most = REDUCTIONS[top.func.id]
+            if not least <= len(top.args) <= most:
+                self._fail(
+                    line,
+                    f"{top.func.id}() takes {least} to {most} arguments, got {len(top.args)}.",
+                )
+            args = [ast.unparse(a) for a in top.args]
+            if top.func.id == "count":
+                value, condition = "1", (args[0] if args else None)
+            else:
+                value, condition = args[0], (args[1] if len(args) > 1 else None)
+            return Statement(line, var, "reduction", value, reduction=top.func.id, condition=condition)
+        if _OPERATORS[op]:
+            expr = f"{var} {_OPERATORS[op]} ({expr})"
+        return Statement(line, var, None, expr)
+
+    # Classification ------------------------------------------------------------
+
+    def _role(self, name):
+        """What a name stands for: 'parameter', 'local', 'index', 'sibling',
+        'post', 'constant' or 'synaptic' (of the spiking synapse)."""
+        if name in self.parameters:
+            return "parameter"
+        if name in self.locals:
+            return "local"
+        if name in INDICES:
+            return "index"
+        if name == "i" + SIBLING or (name.endswith(SIBLING) and len(name) > len(SIBLING)):
+            return "sibling"
+        if name.endswith(POST) and len(name) > len(POST):
+            return "post"
+        if name in CONSTANTS:
+            return "constant"
+        return "synaptic"
+
+    def _level(self, tree, line, reading=True):
+        """'sibling' if the expression uses a sibling value, else 'scalar';
+        records the variables it reads."""
+        level = "scalar"
+        for name in _names(tree):
+            role = self._role(name)
+            if role == "sibling":
+                level = "sibling"
+                if name == "i" + SIBLING:
+                    self.uses.add(name)
+                else:
+                    self.synaptic.add(name[: -len(SIBLING)])
+            elif role == "local" and self.locals[name] == "sibling":
+                if name not in self._pass_locals:
+                    self._fail(
+                        line,
+                        f"'{name}' is a sibling value of an earlier pass over the "
+                        "siblings; compute it again in this one.",
+                    )
+                level = "sibling"
+            elif role == "post":
+                self.neuronal.add(name[: -len(POST)])
+            elif role == "index":
+                self.uses.add(name)
+            elif role == "synaptic":
+                self._check_own_name(name, f"statement '{line}': the variable")
+                self.synaptic.add(name)
+                self.trigger.add(name)
+        return level
+
+    def _add(self, st):
+        line = st.line
+        self._pass_locals = self._current_pass_locals()
+        reduced_here = self._current_pass_reductions()
+        trees = [self._parse(st.expr, line)] + ([self._parse(st.condition, line)] if st.condition else [])
+        level = "scalar"
+        for tree in trees:
+            if self._level(tree, line) == "sibling":
+                level = "sibling"
+        used = set().union(*(_names(t) for t in trees))
+        role = self._role(st.name)
+        if role in ("parameter", "index", "constant") or st.name == "i" + SIBLING:
+            self._fail(line, f"'{st.name}' cannot be written: it is {'a parameter' if role == 'parameter' else 'an index' if role != 'constant' else 'a constant'} of the rule.")
+        if st.kind == "reduction":
+            if role != "synaptic" and not (role == "local" and self.locals[st.name] == "scalar"):
+                self._fail(line, f"a reduction must be assigned to a value of its own, not to '{st.name}'.")
+            if role == "synaptic" and st.name not in self.trigger:
+                self._check_own_name(st.name, f"statement '{line}': the value")
+                self.locals[st.name] = "scalar"
+            elif role == "synaptic":
+                self._fail(line, f"'{st.name}' is a variable of the spiking synapse; assign the reduction to a value of its own.")
+            kind = "pass"
+        elif role == "sibling":
+            self.synaptic.add(st.name[: -len(SIBLING)])
+            self.written.add(st.name[: -len(SIBLING)])
+            st.kind, kind = "sibling", "pass"
+        elif role == "post":
+            if level == "sibling":
+                self._fail(
+                    line,
+                    f"'{st.name}' is a value of the target neuron and cannot take a sibling "
+                    "value; reduce the siblings first, e.g. 'total = sum(...)'.",
+                )
+            self.neuronal.add(st.name[: -len(POST)])
+            self.written.add(st.name)
+            st.kind, kind = "scalar", "scalar"
+        elif role == "local":
+            if self.locals[st.name] != level:
+                self._fail(
+                    line,
+                    f"'{st.name}' was a {self.locals[st.name]} value and cannot take a "
+                    f"{level} value; a sum over the siblings is written 'total = sum(...)'.",
+                )
+            st.kind = kind = "sibling" if level == "sibling" else "scalar"
+            kind = "pass" if level == "sibling" else "scalar"
+        else:  # a variable of the spiking synapse, or a new local value
+            if st.name in self.trigger or st.name in self.synaptic:
+                if level == "sibling":
+                    self._fail(
+                        line,
+                        f"'{st.name}' is a variable of the spiking synapse and cannot take a "
+                        f"sibling value; write '{st.name}{SIBLING} = ...' to change every "
+                        "sibling, or reduce them first, e.g. 'total = sum(...)'.",
+                    )
+                self.synaptic.add(st.name)
+                self.trigger.add(st.name)
+                self.written.add(st.name)
+                st.kind, kind = "scalar", "scalar"
+            else:
+                self._check_own_name(st.name, f"statement '{line}': the value")
+                self.locals[st.name] = level
+                st.kind = "sibling" if level == "sibling" else "scalar"
+                kind = "pass" if level == "sibling" else "scalar"
+        # A pass ends at a scalar statement, or where a statement needs a
+        # reduction computed in it.
+        current = self.blocks[-1] if self.blocks else None
+        if current is None or current.kind != kind or (kind == "pass" and used & reduced_here):
+            current = Block(kind)
+            self.blocks.append(current)
+        current.statements.append(st)
+
+    def _current_pass(self):
+        return self.blocks[-1] if self.blocks and self.blocks[-1].kind == "pass" else None
+
+    def _current_pass_locals(self):
+        current = self._current_pass()
+        return {st.name for st in current.statements if st.kind == "sibling"} if current else set()
+
+    def _current_pass_reductions(self):
+        current = self._current_pass()
+        return {st.name for st in current.statements if st.kind == "reduction"} if current else set()
+
+    # Summaries -------------------------------------------------------------------
+
+    def passes(self):
+        return [b for b in self.blocks if b.kind == "pass"]
+
+    def sibling_reads(self, block):
+        """The sibling variables a pass reads or writes (without the suffix)."""
+        names = block.names()
+        return sorted(n[: -len(SIBLING)] for n in names if n.endswith(SIBLING) and n != "i" + SIBLING)
+
+    def sibling_writes(self, block):
+        return sorted({st.name[: -len(SIBLING)] for st in block.statements if st.kind == "sibling" and st.name.endswith(SIBLING)})
+
+    def scalars_in(self, block):
+        """The scalar names a pass reads (spiking synapse, target, indices, scalar locals)."""
+        out = set()
+        for name in block.names():
+            role = self._role(name)
+            if role in ("synaptic", "post", "index") or (role == "local" and self.locals[name] == "scalar"):
+                out.add(name)
+        return sorted(out - {st.name for st in block.statements if st.kind == "reduction"})

@@ -1,0 +1,248 @@
+"""
+The built-in rules, each a rule of the language (`spec.LIBRARY`) with its
+parameters checked: call one to get a `HeteroRule`.
+"""
+
+from .rule import HeteroRule
+from .spec import LIBRARY
+
+__all__ = [
+    "bugmann2012",
+    "normalise_multiplicative",
+    "normalise_subtractive",
+    "field2020",
+    "redistribution",
+]
+
+def _make(rule, values, name, unit=None, **renamed):
+    spec = LIBRARY[rule]
+    variables = {key: value for key, value in renamed.items() if value != key}
+    return HeteroRule(
+        spec.code,
+        parameters=values,
+        returns=spec.returns,
+        unit=unit,
+        variables=variables,
+        nonnegative=spec.nonnegative,
+        name=name,
+        _spec_parameters=spec.parameters,
+    )
+
+
+def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):
+    """
+    Bugmann's (2012) heterosynaptic rule, with a weight pool per neuron.
+
+    For a spike arriving at synapse (i, j), with ``x`` the synapse's weight
+    before the spike, every synapse ``k`` of the same `Synapses` onto the
+    same neuron ``j`` whose weight ``w_k`` is larger than ``x`` gives
+    ``d = w_k * (w_k - x) / (W0 + w_k)`` to synapse (i, j), which also takes
+    ``eta * pool`` from the neuron's pool; the call returns the synapse's new
+    weight. The sum of the weights onto a neuron plus its pool is conserved.
+
+    Parameters
+    ----------
+    W0 : `Quantity` or float
+        The positive scale of the transfer between synapses. Its units are
+        those of the weights, the pools and of what the function returns.
+    eta : float
+        The fraction of a neuron's pool that a spike moves to its synapse,
+        in [0, 1].
+    w : str, optional
+        The name of the calling `Synapses`' per-synapse variable holding the
+        weights. Defaults to ``'w'``.
+    pool : str, optional
+        The name of the target group's per-neuron variable holding the pool.
+        Defaults to ``'pool'``. Several `Synapses` onto one group that name
+        the same variable share that pool.
+    name : str, optional
+        A unique name for the rule, see `Nameable`.
+
+    Returns
+    -------
+    rule : `HeteroRule`
+        Call it as ``getw(i, j)`` in ``on_pre`` code; ``rule.W0`` and
+        ``rule.eta`` are its parameters, which can be changed between runs.
+
+    Notes
+    -----
+    Weights and pools must be finite and non-negative; each run checks that
+    first. In the rule language::
+
+        d = int(w_sib > w) * w_sib * ((w_sib - w) / (W0 + w_sib))
+        gain = sum(d)
+        w_sib -= d
+        from_pool = eta * pool_post
+        w = w + gain + from_pool
+        pool_post -= from_pool
+
+    References
+    ----------
+    G. Bugmann (2012). Modeling fast stimulus-response association learning
+    along the occipito-parieto-frontal pathway following rule instructions.
+    Brain Research 1434, 73-89, rule (10).
+
+    Examples
+    --------
+    >>> from brian2 import *
+    >>> from brian2_hetero import bugmann2012
+    >>> P = PoissonGroup(3, 100*Hz)
+    >>> G = NeuronGroup(1, '''dv/dt = -v/(50*ms) : 1
+    ...                       pool : 1''', method='exact')
+    >>> getw = bugmann2012(W0=3, eta=0.8)
+    >>> S = Synapses(P, G, 'w : 1', on_pre='v_post += getw(i, j)')
+    >>> S.connect()
+    >>> getw.W0
+    <bugmann2012.W0: 3.0>
+    """
+    return _make("bugmann2012", {"W0": W0, "eta": eta}, name, w=w, pool=pool)
+
+
+def normalise_multiplicative(W_total, eta=1.0, w="w", name="normalise_multiplicative*"):
+    """
+    Multiplicative normalisation of the weights onto each neuron toward a
+    total ``W_total``: every synapse onto the neuron that receives the spike
+    becomes ``w_k * (1 + eta * (W_total / sum(w) - 1))`` (exact when
+    ``eta = 1``). The call returns the spiking synapse's new weight.
+
+    Parameters
+    ----------
+    W_total : `Quantity` or float
+        The positive total, in the units of the weights.
+    eta : float, optional
+        The rate, in [0, 1]. Defaults to 1.
+    w : str, optional
+        The name of the calling `Synapses`' per-synapse variable holding the
+        weights. Defaults to ``'w'``.
+    name : str, optional
+        A unique name for the rule.
+
+    Returns
+    -------
+    rule : `HeteroRule`
+
+    Notes
+    -----
+    Weights must be finite and non-negative; a neuron whose weights sum to 0
+    gets NaN weights, which the check after the run reports. In the rule
+    language::
+
+        total = sum(w_sib)
+        w_sib *= 1 + eta * (W_total / total - 1)
+
+    References
+    ----------
+    A. Lazar, G. Pipa, J. Triesch (2009). SORN: a self-organizing recurrent
+    neural network. Frontiers in Computational Neuroscience 3, 23.
+    """
+    return _make("normalise_multiplicative", {"W_total": W_total, "eta": eta}, name, w=w)
+
+
+def normalise_subtractive(W_total, w="w", name="normalise_subtractive*"):
+    """
+    Subtractive normalisation of the weights onto each neuron toward a total
+    ``W_total``: every synapse onto the neuron that receives the spike
+    becomes ``max(0, w_k - (sum(w) - W_total) / n)``, with ``n`` the number
+    of synapses onto the neuron. The call returns the spiking synapse's new
+    weight.
+
+    Parameters
+    ----------
+    W_total : `Quantity` or float
+        The non-negative total, in the units of the weights.
+    w : str, optional
+        The name of the weights' variable. Defaults to ``'w'``.
+    name : str, optional
+        A unique name for the rule.
+
+    Returns
+    -------
+    rule : `HeteroRule`
+
+    Notes
+    -----
+    In the rule language::
+
+        total = sum(w_sib)
+        n = count()
+        w_sib = clip(w_sib - (total - W_total) / n, 0, inf)
+
+    References
+    ----------
+    K. D. Miller, D. J. C. MacKay (1994). The role of constraints in Hebbian
+    learning. Neural Computation 6, 100-126.
+    """
+    return _make("normalise_subtractive", {"W_total": W_total}, name, w=w)
+
+
+def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*"):
+    """
+    Strongest-other depression: a spike at synapse (i, j) multiplies its own
+    weight by ``a`` and the weight of the strongest other synapse onto ``j``
+    (the first in synapse order on ties) by ``b``. The call returns the
+    synapse's new weight.
+
+    Parameters
+    ----------
+    a, b : float, optional
+        Non-negative factors; the defaults 1.65 and 0.62 are those of Field
+        et al. (2020), Fig. 3A.
+    w : str, optional
+        The name of the weights' variable. Defaults to ``'w'``.
+    unit : `Unit`, optional
+        The units of the weights. Defaults to dimensionless.
+    name : str, optional
+        A unique name for the rule.
+
+    Returns
+    -------
+    rule : `HeteroRule`
+
+    Notes
+    -----
+    In the rule language::
+
+        strongest = argmax(w_sib, i_sib != i)
+        w_sib *= 1 + (b - 1) * int(i_sib == strongest)
+        w *= a
+
+    References
+    ----------
+    R. E. Field, J. A. D'amour, R. Tremblay, C. Miehl, B. Rudy, J. Gjorgjieva,
+    R. C. Froemke (2020). Heterosynaptic plasticity determines the set point
+    for cortical excitatory-inhibitory balance. Neuron 106, 842-854.
+    """
+    return _make("field2020", {"a": a, "b": b}, name, unit=unit, w=w)
+
+
+def redistribution(alpha, w="w", unit=None, name="redistribution*"):
+    """
+    Conservative redistribution: a spike at synapse (i, j) takes the fraction
+    ``alpha`` of the weight of every synapse onto ``j`` (its own included)
+    and gives the sum to synapse (i, j). The sum of the weights onto a neuron
+    is conserved. The call returns the synapse's new weight.
+
+    Parameters
+    ----------
+    alpha : float
+        The fraction taken, in [0, 1].
+    w : str, optional
+        The name of the weights' variable. Defaults to ``'w'``.
+    unit : `Unit`, optional
+        The units of the weights. Defaults to dimensionless.
+    name : str, optional
+        A unique name for the rule.
+
+    Returns
+    -------
+    rule : `HeteroRule`
+
+    Notes
+    -----
+    In the rule language::
+
+        taken = sum(alpha * w_sib)
+        w_sib -= alpha * w_sib
+        w += taken
+    """
+    return _make("redistribution", {"alpha": alpha}, name, unit=unit, w=w)

@@ -1,0 +1,239 @@
+"""
+Per-target printers of a rule's statements (`RuleCode`): each turns the
+statements into the lines that the target's ``rule`` template places in its
+function, with Brian's own expression renderers doing the expressions.
+
+Names in the generated code: a variable ``x`` of the spiking synapse, ``x_post``
+of the target and ``x_sib`` of a sibling, the parameters, the local values and
+the indices keep the names they have in the rule (none starts with an
+underscore); the template's own names all start with one. Arrays: ``_ptr_x``
+(synaptic variable ``x``), ``_ptr_post_x`` (target variable ``x``).
+"""
+
+import numpy as np
+from brian2.codegen.generators.cython_generator import CythonNodeRenderer
+from brian2.parsing.rendering import CPPNodeRenderer, NumpyNodeRenderer
+from brian2.utils.stringtools import word_substitute
+
+from .language import POST, SIBLING
+
+__all__ = ["print_rule"]
+
+_NUMBERS = {"pi": repr(float(np.pi)), "e": repr(float(np.e))}
+
+
+class _Printer:
+    renderer = None
+    functions = {}
+
+    def __init__(self, code, fname):
+        self.code = code
+        self.fname = fname
+
+    def expr(self, text, sibling=False):
+        """Render an expression of the rule for this target."""
+        text = word_substitute(text, _NUMBERS)
+        rendered = self.renderer.render_expr(text)
+        names = {k: v.format(fname=self.fname) for k, v in self.functions.items()}
+        if sibling:
+            names.update(self.sibling_names())
+        return word_substitute(rendered, names)
+
+    def sibling_names(self):
+        return {}
+
+    # the parts of the function --------------------------------------------
+
+    def blocks(self):
+        out = []
+        for block in self.code.blocks:
+            if block.kind == "scalar":
+                out.append(dict(kind="scalar", lines=[self.assign(st.name, self.expr(st.expr)) for st in block.statements]))
+            else:
+                out.append(self.pass_(block))
+        return out
+
+    def written_trigger(self):
+        return sorted(self.code.trigger & {n for n in self.code.written if not n.endswith(POST)})
+
+    def written_post(self):
+        return sorted(n[: -len(POST)] for n in self.code.written if n.endswith(POST))
+
+
+class _CLike(_Printer):
+    """C++ and Cython share their structure; they differ in syntax."""
+
+    def pass_(self, block):
+        code = self.code
+        before = [self.store(f"_ptr_{x}", "_s", x) for x in self.written_trigger()]
+        body, after = [], []
+        if _needs_i_sib(block):
+            body.append(self.assign("i" + SIBLING, f"_ptr_pre[_sk] - _source_offset"))
+        for x in code.sibling_reads(block):
+            body.append(self.assign(x + SIBLING, f"_ptr_{x}[_sk]"))
+        for st in block.statements:
+            if st.kind != "reduction":
+                body.append(self.assign(st.name, self.expr(st.expr, sibling=True)))
+                continue
+            value = self.expr(st.expr, sibling=True)
+            cond = self.expr(st.condition, sibling=True) if st.condition else None
+            n = st.name
+            if st.reduction in ("sum", "count"):
+                before.append(self.assign(n, "0.0"))
+                body += self.when(cond, [self.assign(n, f"{n} + ({value})")])
+            elif st.reduction in ("max", "min"):
+                before.append(self.assign(n, ("-" if st.reduction == "max" else "") + self.inf))
+                op = ">" if st.reduction == "max" else "<"
+                body += self.when(cond, [self.assign(f"_v_{n}", value)]
+                                  + self.when(f"_v_{n} {op} {n}", [self.assign(n, f"_v_{n}")]))
+            else:  # argmax: the i of the first sibling with the largest value
+                before += [self.assign(n, "-1.0"), self.assign(f"_v_{n}", "-" + self.inf)]
+                body += self.when(cond, [self.assign(f"_u_{n}", value)] + self.when(
+                    f"_u_{n} > _v_{n}", [self.assign(f"_v_{n}", f"_u_{n}"), self.assign(n, "i" + SIBLING)]))
+        for x in code.sibling_writes(block):
+            body.append(self.store(f"_ptr_{x}", "_sk", x + SIBLING))
+        for x in sorted(code.trigger & set(code.sibling_writes(block))):
+            after.append(self.assign(x, f"_ptr_{x}[_s]"))
+        return dict(kind="pass", before=before, body=body, after=after)
+
+    def reductions(self):
+        """Temporaries of the reductions, for declarations."""
+        out = []
+        for block in self.code.passes():
+            for st in block.statements:
+                if st.reduction in ("max", "min"):
+                    out.append(f"_v_{st.name}")
+                elif st.reduction == "argmax":
+                    out += [f"_v_{st.name}", f"_u_{st.name}"]
+        return out
+
+
+class _CPP(_CLike):
+    renderer = CPPNodeRenderer()
+    functions = {"abs": "fabs", "clip": "{fname}_clip", "_brian_pow": "pow"}
+    inf = "INFINITY"
+
+    def assign(self, name, value):
+        return f"{name} = {value};"
+
+    def store(self, array, index, value):
+        return f"{array}[{index}] = {value};"
+
+    def when(self, cond, lines):
+        if cond is None:
+            return lines
+        return [f"if ({cond})", "{"] + ["    " + line for line in lines] + ["}"]
+
+
+class _Cython(_CLike):
+    renderer = CythonNodeRenderer()
+    functions = {"abs": "fabs", "clip": "{fname}_clip", "int": "{fname}_int", "inf": "INFINITY"}
+    inf = "INFINITY"
+
+    def assign(self, name, value):
+        return f"{name} = {value}"
+
+    def store(self, array, index, value):
+        return f"{array}[{index}] = {value}"
+
+    def when(self, cond, lines):
+        if cond is None:
+            return lines
+        return [f"if {cond}:"] + ["    " + line for line in lines]
+
+
+class _Numpy(_Printer):
+    """Vectorised over the spikes of a chunk (onto distinct neurons): scalar
+    values are arrays with one entry per spike, sibling values flat arrays of
+    the siblings of all of them (``_counts`` per spike)."""
+
+    renderer = NumpyNodeRenderer()
+    functions = {
+        "abs": "_np.abs", "sqrt": "_np.sqrt", "exp": "_np.exp", "log": "_np.log",
+        "floor": "_np.floor", "ceil": "_np.ceil", "clip": "_np.clip", "int": "_int",
+        "logical_not": "_np.logical_not", "inf": "_np.inf",
+    }
+
+    def assign(self, name, value):
+        return f"{name} = {value}"
+
+    def sibling_names(self):
+        return {name: f"_spread_{name}" for name in self._spread}
+
+    def pass_(self, block):
+        code = self.code
+        self._spread = code.scalars_in(block)
+        before = [f"_ptr_{x}[_s] = {x}" for x in self.written_trigger()]
+        before += [f"_spread_{n} = _spread({n})" for n in self._spread]
+        if _needs_i_sib(block):
+            before.append(f"i{SIBLING} = _ptr_pre[_k] - _source_offset")
+        for x in code.sibling_reads(block):
+            before.append(f"{x}{SIBLING} = _ptr_{x}[_k]")
+        for st in block.statements:
+            value = self.expr(st.expr, sibling=True)
+            if st.kind != "reduction":
+                before.append(self.assign(st.name, value))
+                continue
+            cond = self.expr(st.condition, sibling=True) if st.condition else "True"
+            if st.reduction == "argmax":
+                before.append(f"{st.name} = _argmax({value}, {cond}, i{SIBLING})")
+            else:
+                before.append(f"{st.name} = _reduce('{st.reduction}', {value}, {cond})")
+        for x in code.sibling_writes(block):
+            before.append(f"_ptr_{x}[_k] = _np.broadcast_to({x}{SIBLING}, _k.shape)")
+        for x in sorted(code.trigger & set(code.sibling_writes(block))):
+            before.append(f"{x} = _ptr_{x}[_s]")
+        self._spread = ()
+        return dict(kind="pass", before=before, body=[], after=[])
+
+    _spread = ()
+
+
+def _needs_i_sib(block):
+    return "i" + SIBLING in block.names() or any(st.reduction == "argmax" for st in block.statements)
+
+
+_PRINTERS = {"cpp": _CPP, "cython": _Cython, "numpy": _Numpy}
+
+
+def print_rule(code, target, fname):
+    """
+    The parts of a rule's function for ``target``: ``blocks`` (dicts with
+    ``kind`` 'scalar' and ``lines``, or 'pass' and ``before``, ``body`` (the
+    loop over the siblings, with the sibling's index ``_sk``) and
+    ``after``), ``returns`` (an expression), the names to declare
+    (``doubles``, ``ints``), and what to load and store: ``trigger``
+    (variables of the spiking synapse), ``post`` (of the target),
+    ``written_trigger``, ``written_post``, ``uses_i``, ``uses_j``,
+    ``uses_i_sib``.
+    """
+    printer = _PRINTERS[target](code, fname)
+    blocks = printer.blocks()
+    sib_vars = sorted({x for b in code.passes() for x in code.sibling_reads(b)})
+    doubles = (
+        sorted(code.locals)
+        + [x + SIBLING for x in sib_vars]
+        + (printer.reductions() if target != "numpy" else [])
+    )
+    return dict(
+        blocks=blocks,
+        returns=printer.expr(code.returns),
+        doubles=doubles,
+        trigger=sorted(code.trigger),
+        post=sorted(code.neuronal),
+        written_trigger=printer.written_trigger(),
+        written_post=printer.written_post(),
+        uses_i="i" in code.uses,
+        uses_j="j" in code.uses,
+        uses_i_sib=any(_needs_i_sib(b) for b in code.passes()),
+        synaptic=sorted(code.synaptic),
+    )
+
+
+def check_renderable(code):
+    """Render every statement for every target once, so that an expression
+    Brian cannot render fails when the rule is created."""
+    for target in _PRINTERS:
+        print_rule(code, target, "_check")
+    return True
+
