@@ -30,6 +30,7 @@ __all__ = [
     "calling_code_object",
     "after_run_hooks",
     "run_args_hooks",
+    "declare_contained_synapses",
 ]
 
 logger = get_logger(__name__)
@@ -116,6 +117,18 @@ def _run_after_run_hooks():
 
     after_run._brian2_hetero = True
     Network.after_run = after_run
+
+
+def declare_contained_synapses(device, synapses):
+    """
+    A standalone project declares the spike queues of the `Synapses` objects
+    a network holds directly (``CPPStandaloneDevice.synapses``, filled from
+    ``Network.objects`` in ``network_run``, brian2 2.6 to 2.11), not of those
+    contained in another object. `HeteroRule.apply_to` runs its rule through
+    `Synapses` contained in the user's `Synapses`, so it declares them here.
+    """
+    if isinstance(getattr(device, "synapses", None), set):
+        device.synapses.add(synapses)
 
 
 def _fix_cython_loop_counter():

@@ -10,7 +10,14 @@ from brian2.core.preferences import prefs
 from brian2.core.variables import Variables
 from brian2.devices.device import RuntimeDevice, get_device
 from brian2.groups.group import Group
-from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions, get_unit
+from brian2.units.allunits import second
+from brian2.units.fundamentalunits import (
+    DIMENSIONLESS,
+    Quantity,
+    fail_for_dimension_mismatch,
+    get_dimensions,
+    get_unit,
+)
 
 from . import brian_compat, validation
 from .language import RuleCode
@@ -22,10 +29,10 @@ from .spec import Parameter
 __all__ = ["HeteroRule"]
 
 @functools.lru_cache(maxsize=None)
-def _numpy_factory(fname, code, params, returns, name):
+def _numpy_factory(fname, code, params, returns, name, mode):
     printed = print_rule(RuleCode(code, params, returns, name), "numpy", fname)
     namespace = {}
-    source = render("numpy", "rule", fname=fname, code=printed, params=params)
+    source = render("numpy", "rule", fname=fname, code=printed, params=params, mode=mode)
     exec(compile(source, f"<{fname}>", "exec"), namespace)
     return namespace["make_rule"]
 
@@ -188,6 +195,13 @@ class HeteroRule(Function, Group):
             "cpp", self._cpp_code, namespace=lambda owner: {}, name=self._c_name
         )
 
+    def _code_for(self, mode):
+        """The statements as compiled for ``mode``: once per neuron, the rule
+        returns nothing."""
+        if mode == "synapse":
+            return self.rule_code
+        return RuleCode(self.rule_code.code, self._parameter_names(), "0", self.name)
+
     @property
     def code(self):
         """The rule's statements, as written."""
@@ -215,10 +229,12 @@ class HeteroRule(Function, Group):
         self._callers[caller.synapses.name] = caller
         return caller
 
-    def _runtime(self):
+    def _runtime(self, caller=None):
         """Check everything for a run on a runtime target; return the `Caller`
         with the sibling index of this run."""
-        caller = self._caller()
+        if caller is None:
+            caller = self._caller()
+        self._callers[caller.synapses.name] = caller
         validation.check_values(self, caller)
         post = caller.synapses.variables["_synaptic_post"].get_value()
         caller.index = sibling_index(post - caller.target_offset, caller.n_targets)
@@ -229,7 +245,8 @@ class HeteroRule(Function, Group):
             return  # a standalone project checks itself, see after_run.cpp.jinja
         for synapses in network.objects:
             caller = self._callers.get(synapses.name)
-            if caller is None or caller.synapses is not synapses:
+            # (the caller knows its Synapses through a weak proxy)
+            if caller is None or synapses.variables.get("_synaptic_post") is not caller.post_variable:
                 continue
             validation.check_after_run(self, caller)
 
@@ -246,6 +263,94 @@ class HeteroRule(Function, Group):
                         validation.check_run_arg(f"{group.name}.{name}", value, var.dim,
                                                  nonnegative=nonnegative)
 
+    def apply_to(self, synapses, on=None, every=None, when=None, order=0, name=None):
+        """
+        Apply the rule to the synapses of ``synapses`` onto each target
+        neuron when that neuron spikes (``on='post_spike'``) or every
+        ``every`` (for every target neuron), rather than from ``on_pre``
+        code.
+
+        Parameters
+        ----------
+        synapses : `Synapses`
+            The synapses whose variables (and whose target's variables) the
+            rule acts on.
+        on : {'post_spike'}, optional
+            Once for each spike of a target neuron.
+        every : `Quantity`, optional
+            The period (a time).
+        when : str, optional
+            The scheduling slot. Defaults to ``'synapses'`` for spikes (after
+            the ``on_pre`` code of ``synapses``) and ``'end'`` for periods.
+        order : int, optional
+            The order within the slot. Defaults to 0.
+        name : str, optional
+            The name of the Brian object that applies the rule.
+
+        Returns
+        -------
+        obj : `Synapses`
+            The object that applies the rule: one synapse from each target
+            neuron onto itself, which calls the rule from its ``on_pre`` code
+            (``on='post_spike'``) or its ``run_regularly`` code (``every``).
+            It runs with ``synapses``, which contains it.
+
+        Notes
+        -----
+        There is no spiking synapse: the rule may use sibling values
+        (``x_sib``), the target's variables (``x_post``), ``j`` and its
+        parameters, but not ``x`` or ``i``. A neuron without synapses is left
+        alone.
+        """
+        from brian2.synapses.synapses import Synapses
+
+        if not isinstance(synapses, Synapses):
+            raise TypeError(f"Rule '{self.name}': apply_to needs a Synapses object, got {synapses!r}.")
+        if (on is None) == (every is None):
+            raise TypeError(
+                f"Rule '{self.name}': give apply_to one trigger, on='post_spike' or every=<time>, "
+                f"got on={on!r}, every={every!r}."
+            )
+        if on is not None and on != "post_spike":
+            raise ValueError(f"Rule '{self.name}': on must be 'post_spike', got on={on!r}.")
+        if every is not None:
+            fail_for_dimension_mismatch(every, second, f"Rule '{self.name}': every must be a time, got every={every!r}")
+            if not float(every) > 0 or not np.isfinite(float(every)):
+                raise ValueError(f"Rule '{self.name}': every must be positive, got every={every!r}.")
+        code = self._code_for("neuron")
+        needs = sorted(code.trigger) + sorted(code.uses & {"i"})
+        if needs:
+            raise ValueError(
+                f"Rule '{self.name}' uses {', '.join(repr(n) for n in needs)}, values of a spiking "
+                f"synapse, which {'a target spike' if on else 'a periodic trigger'} does not have; "
+                "call the rule in on_pre code instead, or write it with x_sib, x_post and j only."
+            )
+        caller = validation.Caller(self, synapses)
+        target = synapses.target
+        if on == "post_spike" and "spike" not in getattr(target, "events", {}):
+            raise ValueError(
+                f"Rule '{self.name}': the target of Synapses '{synapses.name}' ('{target.name}') "
+                "has no threshold, so its neurons never spike."
+            )
+        bound = _NeuronRule(self, caller)
+        call = "hetero_applied = rule(i)"
+        # One synapse from each target neuron onto itself: its on_pre code
+        # runs once per spike of the neuron, its run_regularly code once per
+        # neuron, on every target, with i the neuron's index.
+        obj = Synapses(
+            target, target, on_pre=call if on else None, namespace={"rule": bound},
+            name=name or f"{self.name}_{synapses.name}_{'post_spike' if on else 'every'}*",
+        )
+        obj.connect(j="i")
+        if on:
+            obj.pre.when = when or "synapses"
+            obj.pre.order = order
+        else:
+            obj.run_regularly(call, dt=every, when=when or "end", order=order)
+        synapses.contained_objects.append(obj)
+        bound.runner = weakref.ref(obj)
+        return obj
+
     def run_regularly(self, *args, **kwds):
         raise NotImplementedError(
             f"The parameters of rule '{self.name}' can only change between runs."
@@ -256,11 +361,12 @@ class HeteroRule(Function, Group):
     def _parameter_names(self):
         return tuple(spec.name for spec, _ in self.parameter_specs)
 
-    def _numpy_code(self, owner):
-        caller = self._runtime()
+    def _numpy_code(self, owner, caller=None, mode="synapse", fname=None):
+        caller = self._runtime(caller)
         variables = caller.synapses.variables
         make_rule = _numpy_factory(
-            self._c_name, self.rule_code.code, self._parameter_names(), self.rule_code.returns, self.name
+            fname or self._c_name, self.rule_code.code, self._parameter_names(),
+            self._code_for(mode).returns, self.name, mode,
         )
         arrays = {x: var.get_value() for x, (_, var) in caller.synaptic.items()}
         arrays.update({f"post_{x}": var.get_value() for x, (_, var) in caller.neuronal.items()})
@@ -281,13 +387,16 @@ class HeteroRule(Function, Group):
     def _key(self, name):
         return f"{self._c_name}_{name}"
 
-    def _cython_code(self, owner):
-        self._runtime()
+    def _cython_code(self, owner, caller=None, mode="synapse", fname=None):
+        caller = self._runtime(caller)
+        fname = fname or self._c_name
         return render(
             "cython",
             "rule",
-            fname=self._c_name,
-            code=print_rule(self.rule_code, "cython", self._c_name),
+            fname=fname,
+            mode=mode,
+            n_targets=caller.n_targets,
+            code=print_rule(self._code_for(mode), "cython", fname),
             params={name: self._key(name) for name in self._parameter_names()},
             synaptic={x: self._key("syn_" + x) for x in sorted(self.rule_code.synaptic)},
             neuronal={x: self._key("post_" + x) for x in sorted(self.rule_code.neuronal)},
@@ -297,8 +406,9 @@ class HeteroRule(Function, Group):
             },
         )
 
-    def _cython_namespace(self, owner):
-        caller = self._callers[getattr(owner, "synapses", owner).name]
+    def _cython_namespace(self, owner, caller=None):
+        if caller is None:
+            caller = self._callers[getattr(owner, "synapses", owner).name]
         index = caller.index
         variables = caller.synapses.variables
         namespace = {
@@ -324,8 +434,11 @@ class HeteroRule(Function, Group):
             self.variables.add_dynamic_array(name, size=0, dtype=np.int32, read_only=True)
         return self.variables[name]
 
-    def _cpp_code(self, owner):
-        caller = self._caller()
+    def _cpp_code(self, owner, caller=None, mode="synapse", fname=None):
+        if caller is None:
+            caller = self._caller()
+        self._callers[caller.synapses.name] = caller
+        fname = fname or self._c_name
         threads = prefs["devices.cpp_standalone.openmp_threads"]
         if threads:
             raise NotImplementedError(
@@ -388,14 +501,61 @@ class HeteroRule(Function, Group):
         return render(
             "cpp",
             "rule",
-            fname=self._c_name,
-            code=print_rule(self.rule_code, "cpp", self._c_name),
+            fname=fname,
+            mode=mode,
+            n_targets=caller.n_targets,
+            code=print_rule(self._code_for(mode), "cpp", fname),
             params=params,
             synaptic={x: name(var) for x, (_, var) in caller.synaptic.items()},
             neuronal={x: device.get_array_name(var) for x, (_, var) in caller.neuronal.items()},
             **{k: names[k] for k in ("rule", "pre", "post", "offsets", "strides", "siblings",
                                      "source_offset", "target_offset")},
         )
+
+
+class _NeuronRule(Function):
+    """The function a rule is called through when it is applied once per
+    target neuron (see `HeteroRule.apply_to`): ``f(i)`` with ``i`` the
+    neuron's index in the target group."""
+
+    _hetero_rule = False
+
+    def __init__(self, rule, caller):
+        self.rule, self.caller = rule, caller
+        self.c_name = f"_hetero_{rule.name}_{caller.synapses.name}_neuron"
+        Function.__init__(
+            self,
+            pyfunc=lambda i: None,
+            arg_units=[1],
+            arg_names=["i"],
+            arg_types=["integer"],
+            return_unit=1,
+            return_type="float",
+            stateless=False,
+        )
+        kwds = dict(caller=caller, mode="neuron", fname=self.c_name)
+        self.implementations.add_dynamic_implementation(
+            "numpy", lambda owner: self._numpy(owner, **kwds)
+        )
+        self.implementations.add_dynamic_implementation(
+            "cython",
+            lambda owner: rule._cython_code(owner, **kwds),
+            namespace=lambda owner: rule._cython_namespace(owner, caller=caller),
+            name=self.c_name,
+        )
+        self.implementations.add_dynamic_implementation(
+            "cpp", lambda owner: self._cpp(owner, **kwds), namespace=lambda owner: {}, name=self.c_name
+        )
+
+    def _cpp(self, owner, **kwds):
+        brian_compat.declare_contained_synapses(get_device(), self.runner())
+        return self.rule._cpp_code(owner, **kwds)
+
+    def _numpy(self, owner, **kwds):
+        function = self.rule._numpy_code(owner, **kwds)
+        function._arg_units = self._arg_units
+        function._return_unit = self._return_unit
+        return function
 
 
 def _cpp_condition(spec):

@@ -196,6 +196,7 @@ class Caller:
     def __init__(self, rule, synapses):
         self.rule = rule
         self.synapses = synapses
+        self.post_variable = synapses.variables["_synaptic_post"]
         source, target = synapses.source, synapses.target
         if isinstance(target, Synapses) or isinstance(getattr(target, "source", None), Synapses):
             raise TypeError(

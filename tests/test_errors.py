@@ -197,7 +197,7 @@ def test_bad_construction(kwds, error, text):
     [
         ("W0", -1.0, ValueError, "W0 must be positive"),
         ("eta", 2, ValueError, "eta must be in [0, 1]"),
-        ("W0", 1 * mV, DimensionMismatchError, "W0 must be dimensionless, got W0 = 1. mV"),
+        ("W0", 1 * mV, DimensionMismatchError, "W0 must be dimensionless, got W0 = 1. * mvolt"),
     ],
 )
 def test_bad_parameter_assignment_changes_nothing(name, value, error, text):

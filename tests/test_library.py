@@ -29,7 +29,7 @@ total = sum(w_sib)
 n = count()
 mean = total / n
 w_sib += beta * (mean - w_sib)
-top = max(w_sib, w_sib > 0)      # the strongest synapse with a positive weight
+top = max(w_sib)
 n_weak = count(w_sib < 0.5 * top)
 low = min(w_sib)
 spread_post = top - low
@@ -99,7 +99,7 @@ def ref_user(w, s, sib, pool, beta=0.2, gain=0.01):
     mean = sum(w[k] for k in sib) / len(sib)
     for k in sib:
         w[k] += beta * (mean - w[k])
-    top = max(w[k] for k in sib if w[k] > 0)
+    top = max(w[k] for k in sib)
     weak = sum(1 for k in sib if w[k] < 0.5 * top)
     pool[POST[s]] = top - min(w[k] for k in sib)
     w[s] += gain * weak
