@@ -1,0 +1,268 @@
+"""
+Benchmark of multiplicative normalisation (``normalise_multiplicative``,
+eta = 1) applied to the weights onto each target neuron, triggered every
+10 ms or by each spike of the target, against the ways plain Brian offers:
+
+- ``hetero``: ``rule.apply_to(S, every=10*ms)`` / ``apply_to(S, on='post_spike')``;
+- ``summed``: a summed variable of the total weight onto each neuron (updated
+  every time step) and ``S.run_regularly`` (every 10 ms) or ``on_post`` code
+  (on target spikes) that scales the weights;
+- ``netop``: a ``network_operation`` in numpy;
+- ``baseline``: the same network without normalisation (what Brian costs
+  anyway: its clock, the target spikes);
+- ``floor``: a hand-written C++ loop over the same normalisations
+  (``normalisation_floor.cpp``).
+
+The targets spike at 10 Hz (Poisson, fixed seed) through a driver group,
+whatever the weights, so every implementation normalises at the same times.
+Each (implementation, target) runs in a process of its own, with a cached
+build, three times; the median of the simulation-loop times is reported.
+
+Usage: ``python benchmarks/normalisation.py [--quick] [--output DIR]``
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIZES = [(1000, 100, 0.1), (1000, 100, 1.0)]
+QUICK_SIZES = [(60, 10, 0.5)]
+DT_S, DURATION_S, PERIOD_S, RATE_HZ, W_TOTAL, SEED = 1e-4, 1.0, 0.01, 10.0, 1.0, 2020
+TRIGGERS = ["every", "post_spike"]
+RUNS = [("floor", "c++"), ("baseline", "cpp_standalone"), ("hetero", "cpp_standalone"),
+        ("summed", "cpp_standalone"), ("baseline", "cython"), ("hetero", "cython"),
+        ("summed", "cython"), ("netop", "cython"), ("baseline", "numpy"), ("hetero", "numpy"),
+        ("summed", "numpy"), ("netop", "numpy")]
+
+
+def make_case(M, N, p, folder):
+    rng = np.random.default_rng(SEED)
+    connected = rng.random((M, N)) < p
+    post, pre = np.nonzero(connected.T)  # grouped by target
+    w = rng.uniform(0.0, 1.0, size=len(pre))
+    n_steps = int(round(DURATION_S / DT_S))
+    fired = rng.random((n_steps, N)) < RATE_HZ * DT_S
+    steps, targets = np.nonzero(fired)
+    case = dict(M=M, N=N, p=p, pre=pre.astype(np.int32), post=post.astype(np.int32), w=w,
+                steps=steps, targets=targets, n_steps=n_steps)
+    np.savez(os.path.join(folder, "case.npz"), **case)
+    return case
+
+
+def network(case, implementation, trigger):
+    """The Brian objects of one implementation, and a function giving the final weights."""
+    from brian2 import (NeuronGroup, SpikeGeneratorGroup, Synapses, ms, network_operation,
+                        second)
+
+    from brian2_hetero import normalise_multiplicative
+
+    N = case["N"]
+    # the driver makes target j spike one step after its driver spike
+    D = SpikeGeneratorGroup(N, case["targets"], case["steps"] * DT_S * second, name="driver")
+    summed = "\ntotal : 1" if implementation == "summed" else ""
+    G = NeuronGroup(N, "v : 1" + summed, threshold="v > 0.5", reset="v = 0", name="targets")
+    drive = Synapses(D, G, on_pre="v_post += 1", name="drive")
+    drive.connect(j="i")
+    P = NeuronGroup(case["M"], "", name="inputs")
+    scale = f"w = w * (1 + eta * (W_total / total_post - 1))"
+    names = dict(W_total=W_TOTAL, eta=1.0)
+    if implementation == "summed":
+        model = "w : 1\ntotal_post = w : 1 (summed)"
+        S = Synapses(P, G, model, on_post=scale if trigger == "post_spike" else None,
+                     namespace=names, name="synapses")
+    else:
+        S = Synapses(P, G, "w : 1", name="synapses")
+    S.connect(i=case["pre"], j=case["post"])
+    S.w = case["w"]
+    objects = [D, G, drive, P, S]
+    if implementation == "summed" and trigger == "every":
+        S.run_regularly(scale, dt=PERIOD_S * second, when="end")
+    elif implementation == "hetero":
+        rule = normalise_multiplicative(W_total=W_TOTAL, eta=1.0, name="norm")
+        if trigger == "every":
+            rule.apply_to(S, every=PERIOD_S * second)
+        else:
+            rule.apply_to(S, on="post_spike")
+    elif implementation == "netop":
+        w = S.variables["w"].get_value()
+        post = case["post"]
+        spikespace = G.variables["_spikespace"].get_value()
+
+        def normalise(mask):
+            totals = np.bincount(post, w, minlength=N)
+            factor = 1 + 1.0 * (W_TOTAL / totals[post] - 1)
+            w[mask] = w[mask] * factor[mask]
+
+        if trigger == "every":
+            op = network_operation(dt=PERIOD_S * second, when="end", name="netop")(
+                lambda: normalise(slice(None)))
+        else:
+            def on_spikes():
+                spiking = spikespace[: spikespace[-1]]
+                if len(spiking):
+                    normalise(np.isin(post, spiking))
+
+            op = network_operation(when="synapses", name="netop")(on_spikes)
+        objects.append(op)
+    return objects, lambda: np.array(S.w[:])
+
+
+def reference_events(case, trigger):
+    """The normalisations in order, as target indices (for the floor)."""
+    if trigger == "every":
+        count = int(round(DURATION_S / PERIOD_S))
+        return np.tile(np.arange(case["N"]), count).astype(np.int32)
+    # a driver spike in step s makes the target spike in step s + 1
+    keep = case["steps"] + 1 < case["n_steps"]
+    return case["targets"][keep].astype(np.int32)
+
+
+def worker(argv):
+    implementation, target, trigger, folder, out = argv
+    from brian2 import Network, defaultclock, device, get_device, prefs, second, set_device
+
+    case = dict(np.load(os.path.join(folder, "case.npz")))
+    for key in ("M", "N", "n_steps"):
+        case[key] = int(case[key])
+    defaultclock.dt = DT_S * second
+    build = os.path.join(folder, f"build_{implementation}_{target}_{trigger}")
+    if target == "cpp_standalone":
+        set_device("cpp_standalone", directory=build, build_on_run=False)
+    else:
+        prefs.codegen.target = target
+        if target == "cython":
+            prefs.codegen.runtime.cython.cache_dir = os.path.join(folder, "cython_cache")
+    objects, result = network(case, implementation, trigger)
+    net = Network(*objects)
+    net.run(case["n_steps"] * DT_S * second)
+    if target == "cpp_standalone":
+        device.build(directory=build, run=False)
+        times = []
+        for _ in range(3):
+            device.run(directory=build)
+            times.append(device._last_run_time)
+    else:
+        times = [get_device()._last_run_time]
+    with open(out, "w") as f:
+        json.dump({"run_s": times, "w": result().tolist()}, f)
+
+
+def runtime_time(argv):
+    """Runtime targets: a process per repetition (code generation and
+    compilation are not in the run time)."""
+    implementation, target, trigger, folder, out = argv
+    times, w = [], None
+    for k in range(3):
+        path = f"{out}.{k}"
+        subprocess.run([sys.executable, __file__, "--worker", implementation, target, trigger,
+                        folder, path], check=True)
+        with open(path) as f:
+            data = json.load(f)
+        times += data["run_s"]
+        w = data["w"]
+    return statistics.median(times), w
+
+
+def floor(case, trigger, folder):
+    exe = os.path.join(folder, "normalisation_floor")
+    if not os.path.exists(exe):
+        from brian2 import prefs
+
+        flags = prefs.codegen.cpp.extra_compile_args_gcc
+        subprocess.run(["g++", *flags, "-o", exe, os.path.join(HERE, "normalisation_floor.cpp")],
+                       check=True)
+    events = reference_events(case, trigger)
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(case["post"], minlength=case["N"]))))
+    path = os.path.join(folder, f"floor_{trigger}.in")
+    with open(path, "wb") as f:
+        np.array([case["N"], len(case["w"]), len(events)], dtype=np.int64).tofile(f)
+        np.array([W_TOTAL], dtype=np.float64).tofile(f)
+        offsets.astype(np.int64).tofile(f)
+        events.tofile(f)
+        case["w"].astype(np.float64).tofile(f)
+    times, w = [], None
+    for _ in range(3):
+        out = subprocess.run([exe, path, path + ".out"], check=True, capture_output=True, text=True)
+        times.append(float(out.stdout.split()[0]))
+        w = np.fromfile(path + ".out", dtype=np.float64)
+    return statistics.median(times), w
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args(argv)
+    output = os.path.abspath(args.output or os.path.join(HERE, "quick" if args.quick else "results"))
+    sizes = QUICK_SIZES if args.quick else SIZES
+    rows = []
+    started = time.perf_counter()
+    for M, N, p in sizes:
+        folder = os.path.join(output, "normalisation_work", f"{M}x{N}p{p:g}")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+        case = make_case(M, N, p, folder)
+        for trigger in TRIGGERS:
+            results = {}
+            for implementation, target in RUNS:
+                label = f"{M}x{N} p={p:g} {trigger}: {implementation}/{target}"
+                print(f"[{time.perf_counter() - started:6.1f} s] {label}", flush=True)
+                if implementation == "floor":
+                    run_s, w = floor(case, trigger, folder)
+                elif target == "cpp_standalone":
+                    out = os.path.join(folder, f"{implementation}_{target}_{trigger}.json")
+                    subprocess.run([sys.executable, __file__, "--worker", implementation, target,
+                                    trigger, folder, out], check=True)
+                    with open(out) as f:
+                        data = json.load(f)
+                    run_s, w = statistics.median(data["run_s"]), data["w"]
+                else:
+                    run_s, w = runtime_time((implementation, target, trigger, folder,
+                                             os.path.join(folder, f"{implementation}_{target}_{trigger}.json")))
+                results[(implementation, target)] = (run_s, np.asarray(w))
+            floor_s, floor_w = results[("floor", "c++")]
+            for (implementation, target), (run_s, w) in results.items():
+                base = results.get(("baseline", target), (None,))[0]
+                own = run_s - base if base is not None and implementation not in ("baseline", "floor") else None
+                diff = None if implementation == "baseline" else float(np.max(np.abs(w - floor_w)))
+                rows.append(dict(M=M, N=N, p=p, synapses=len(case["w"]), trigger=trigger,
+                                 implementation=implementation, target=target, run_s=run_s,
+                                 own_s=own, vs_floor=run_s / floor_s if implementation != "baseline" else None,
+                                 own_vs_floor=own / floor_s if own is not None else None,
+                                 max_diff_floor=diff))
+    os.makedirs(output, exist_ok=True)
+    with open(os.path.join(output, "normalisation.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    header = f"{'size':>16} {'trigger':>10} {'implementation':>14} {'target':>15} {'run s':>8} {'own s':>8} {'x floor':>8} {'own x floor':>11} {'max diff':>9}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        def fmt(v, spec):
+            return format(v, spec) if v is not None else "-"
+        lines.append(f"{r['M']}x{r['N']} p={r['p']:g}".rjust(16) + f" {r['trigger']:>10} {r['implementation']:>14} {r['target']:>15} "
+                     f"{fmt(r['run_s'], '8.4f')} {fmt(r['own_s'], '8.4f'):>8} {fmt(r['vs_floor'], '8.2f'):>8} "
+                     f"{fmt(r['own_vs_floor'], '11.2f'):>11} {fmt(r['max_diff_floor'], '9.1e'):>9}")
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(output, "normalisation.txt"), "w") as f:
+        f.write(text + "\n")
+    # every implementation normalised the same way
+    bad = [r for r in rows if r["max_diff_floor"] is not None and r["max_diff_floor"] > 1e-9]
+    if bad:
+        print("different results:", bad)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2:])
+    else:
+        sys.exit(main())
