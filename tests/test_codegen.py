@@ -290,7 +290,7 @@ def test_wheel_ships_templates_and_renders_them(tmp_path):
         "rule = bugmann2012(W0=1, eta=0.5)\n"
         "names = dict(fname='f', rule='r', synapses='s', group='g', post='b', pre='c',\n"
         "             offsets='e', strides='h', siblings='k', target_offset=0, source_offset=0,\n"
-        "             n_targets=1, n_sources=1, synaptic={'w': 'a'}, neuronal={'pool': 'd'})\n"
+        "             n_targets=1, n_sources=1, synaptic={'w': 'a'}, neuronal={'pool': 'd'}, mode='synapse')\n"
         "for (t, role) in r.TEMPLATE_FILES:\n"
         "    params = [('W0', 'x', 'v > 0', 'positive')] if role == 'before_run' else (\n"
         "        ['W0'] if t == 'numpy' else {'W0': 'x'})\n"

@@ -11,7 +11,7 @@ from brian2_hetero.language import RuleCode
 @pytest.mark.parametrize(
     "code, text",
     [
-        ("x = (w", "statement 'x = (w': '(w' is not an expression"),
+        ("x = (w", "statement 'x = (w'"),
         ("x := 3", "statement 'x := 3': not a statement"),
         ("x = foo(w_sib)", "unknown function 'foo'"),
         ("x = sum(max(w_sib))", "reductions cannot be nested"),
