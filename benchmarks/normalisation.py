@@ -59,8 +59,7 @@ def make_case(M, N, p, folder):
 
 def network(case, implementation, trigger):
     """The Brian objects of one implementation, and a function giving the final weights."""
-    from brian2 import (NeuronGroup, SpikeGeneratorGroup, Synapses, ms, network_operation,
-                        second)
+    from brian2 import NeuronGroup, SpikeGeneratorGroup, Synapses, network_operation, second
 
     from brian2_hetero import normalise_multiplicative
 
@@ -72,7 +71,7 @@ def network(case, implementation, trigger):
     drive = Synapses(D, G, on_pre="v_post += 1", name="drive")
     drive.connect(j="i")
     P = NeuronGroup(case["M"], "", name="inputs")
-    scale = f"w = w * (1 + eta * (W_total / total_post - 1))"
+    scale = "w = w * (1 + eta * (W_total / total_post - 1))"
     names = dict(W_total=W_TOTAL, eta=1.0)
     if implementation == "summed":
         model = "w : 1\ntotal_post = w : 1 (summed)"

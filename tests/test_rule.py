@@ -26,7 +26,7 @@ _results = {}
 
 
 def parts_result(name):
-    """All parts simulated on target `name`, once per session (one build)."""
+    """All parts simulated on target `name`, once per test run (one build)."""
     if name not in _results:
         t = target_scope(name)
         t.activate()
