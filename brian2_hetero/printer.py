@@ -45,16 +45,27 @@ class _Printer:
     # the parts of the function --------------------------------------------
 
     def blocks(self):
+        """The printed blocks; afterwards ``unstored`` lists the variables of
+        the spiking synapse whose new values are still to be stored."""
         out = []
+        self._unstored = set()
         for block in self.code.blocks:
             if block.kind == "scalar":
                 out.append(dict(kind="scalar", lines=[self.assign(st.name, self.expr(st.expr)) for st in block.statements]))
+                self._unstored |= {st.name for st in block.statements} & self.code.trigger
             else:
                 out.append(self.pass_(block))
         return out
 
-    def written_trigger(self):
-        return sorted(self.code.trigger & {n for n in self.code.written if not n.endswith(POST)})
+    def store_before_pass(self):
+        """The spiking synapse's variables changed since they were last
+        stored: a pass reads them as siblings, so they are stored first."""
+        names, self._unstored = sorted(self._unstored), set()
+        return names
+
+    @property
+    def unstored(self):
+        return sorted(self._unstored)
 
     def written_post(self):
         return sorted(n[: -len(POST)] for n in self.code.written if n.endswith(POST))
@@ -65,7 +76,7 @@ class _CLike(_Printer):
 
     def pass_(self, block):
         code = self.code
-        before = [self.store(f"_ptr_{x}", "_s", x) for x in self.written_trigger()]
+        before = [self.store(f"_ptr_{x}", "_s", x) for x in self.store_before_pass()]
         body, after = [], []
         if _needs_i_sib(block):
             body.append(self.assign("i" + SIBLING, f"_ptr_pre[_sk] - _source_offset"))
@@ -163,7 +174,7 @@ class _Numpy(_Printer):
     def pass_(self, block):
         code = self.code
         self._spread = code.scalars_in(block)
-        before = [f"_ptr_{x}[_s] = {x}" for x in self.written_trigger()]
+        before = [f"_ptr_{x}[_s] = {x}" for x in self.store_before_pass()]
         before += [f"_spread_{n} = _spread({n})" for n in self._spread]
         if _needs_i_sib(block):
             before.append(f"i{SIBLING} = _ptr_pre[_k] - _source_offset")
@@ -221,7 +232,7 @@ def print_rule(code, target, fname):
         doubles=doubles,
         trigger=sorted(code.trigger),
         post=sorted(code.neuronal),
-        written_trigger=printer.written_trigger(),
+        written_trigger=printer.unstored,
         written_post=printer.written_post(),
         uses_i="i" in code.uses,
         uses_j="j" in code.uses,

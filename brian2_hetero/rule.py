@@ -200,7 +200,9 @@ class HeteroRule(Function, Group):
         returns nothing."""
         if mode == "synapse":
             return self.rule_code
-        return RuleCode(self.rule_code.code, self._parameter_names(), "0", self.name)
+        if self.__dict__.get("_neuron_code") is None:
+            self.__dict__["_neuron_code"] = RuleCode(self.rule_code.code, self._parameter_names(), "0", self.name)
+        return self.__dict__["_neuron_code"]
 
     @property
     def code(self):

@@ -1,7 +1,8 @@
 import tempfile
 
+import numpy as np
 import pytest
-from brian2 import prefs, set_device
+from brian2 import SpikeGeneratorGroup, defaultclock, prefs, set_device
 from brian2.devices import reinit_devices
 
 TARGETS = ["numpy", "cython", "cpp_standalone"]
@@ -34,6 +35,17 @@ def target(request, tmp_path):
     t.activate()
     yield t
     t.reset()
+
+
+def spike_inputs(n, spikes, name):
+    """A SpikeGeneratorGroup of n inputs firing at {time step: [inputs]}."""
+    steps = sorted(spikes)
+    return SpikeGeneratorGroup(
+        n,
+        np.concatenate([spikes[s] for s in steps]),
+        np.concatenate([[s] * len(spikes[s]) for s in steps]) * defaultclock.dt,
+        name=name,
+    )
 
 
 def target_scope(name):

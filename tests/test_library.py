@@ -13,7 +13,7 @@ from brian2_hetero import (
     normalise_subtractive,
     redistribution,
 )
-from conftest import TARGETS, target_scope
+from conftest import TARGETS, spike_inputs, target_scope
 
 TOLERANCE = 1e-12
 M, N = 6, 4
@@ -144,13 +144,7 @@ def simulate(target_name):
     t.activate()
     try:
         defaultclock.dt = 0.1 * ms
-        steps = sorted(SPIKES)
-        P = SpikeGeneratorGroup(
-            M,
-            np.concatenate([SPIKES[s] for s in steps]),
-            np.concatenate([[s] * len(SPIKES[s]) for s in steps]) * defaultclock.dt,
-            name="lib_inputs",
-        )
+        P = spike_inputs(M, SPIKES, "lib_inputs")
         objects = {}
         for key, (make, _) in RULES.items():
             rule = make()

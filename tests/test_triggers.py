@@ -14,7 +14,7 @@ from brian2 import (
 )
 
 from brian2_hetero import HeteroRule, bugmann2012, normalise_multiplicative
-from conftest import TARGETS, target_scope
+from conftest import TARGETS, spike_inputs, target_scope
 
 TOLERANCE = 1e-12
 M, N = 5, 5
@@ -58,13 +58,7 @@ def simulate(target_name):
     t.activate()
     try:
         defaultclock.dt = 0.1 * ms
-        steps = sorted(SPIKES)
-        P = SpikeGeneratorGroup(
-            M,
-            np.concatenate([SPIKES[s] for s in steps]),
-            np.concatenate([[s] * len(SPIKES[s]) for s in steps]) * defaultclock.dt,
-            name="trig_inputs",
-        )
+        P = spike_inputs(M, SPIKES, "trig_inputs")
         # the neurons spike at their second input spike, whatever the weights
         G = NeuronGroup(N, "v : 1", threshold="v > 1.5", reset="v = 0", name="trig_targets")
         S = Synapses(P, G, "w : 1", on_pre="v_post += 1", name="trig_syn")
