@@ -183,9 +183,11 @@ def test_rule_matches_its_reference(target_name, key):
 def test_conserving_rules_conserve():
     """bugmann2012 conserves weights plus pool, redistribution the weights, per neuron."""
     w, pool, _, _ = simulate("numpy")["bugmann"]
+    assert np.max(np.abs(w - W_INIT)) > 1e-3  # the rule acted
     totals = np.bincount(POST, w, minlength=N) + pool
     np.testing.assert_allclose(totals, np.bincount(POST, W_INIT, minlength=N) + POOL_INIT, atol=1e-12)
     w, _, _, _ = simulate("numpy")["redistribution"]
+    assert np.max(np.abs(w - W_INIT)) > 1e-3
     np.testing.assert_allclose(np.bincount(POST, w, minlength=N), np.bincount(POST, W_INIT, minlength=N),
                                atol=1e-12)
 
