@@ -26,6 +26,7 @@ starts a new one.
 import ast
 from dataclasses import dataclass, field
 
+from brian2.core.namespace import DEFAULT_UNITS
 from brian2.parsing.statements import parse_statement
 
 __all__ = ["RuleCode", "Statement", "Block", "REDUCTIONS", "FUNCTIONS", "RuleSyntaxError"]
@@ -142,7 +143,7 @@ class RuleCode:
         self.uses = set()  # i, j, i_sib where used
         self.blocks = []
         for p in self.parameters:
-            self._check_own_name(p, f"parameter '{p}'")
+            self._check_own_name(p, "a parameter")
         statements = [
             self._statement(line.strip())
             for line in code.splitlines()
@@ -151,9 +152,9 @@ class RuleCode:
         # x is a variable of the synapses wherever x_sib appears
         for st in statements:
             for text in (st.name, st.expr, st.condition):
-                for name in _names(ast.parse(text, mode="eval")) if text else ():
-                    if self._role(name) == "sibling" and name != "i" + SIBLING:
-                        self.synaptic.add(name[: -len(SIBLING)])
+                for used in _names(ast.parse(text, mode="eval")) if text else ():
+                    if self._role(used) == "sibling" and used != "i" + SIBLING:
+                        self.synaptic.add(used[: -len(SIBLING)])
         for st in statements:
             self._add(st)
         if not self.blocks:
@@ -165,6 +166,14 @@ class RuleCode:
                 f"Rule '{name}': returns = {returns!r} uses a sibling value; return a "
                 "value of the spiking synapse or a reduction."
             )
+        # A parameter named like a variable the rule acts on would hide it.
+        for p in self.parameters:
+            if p in self.synaptic or p in self.neuronal:
+                what = f"'{p}{SIBLING}'" if p in self.synaptic else f"'{p}{POST}'"
+                raise RuleSyntaxError(
+                    f"Rule '{name}': the parameter '{p}' has the name of a variable the "
+                    f"rule acts on ({what}), so '{p}' could mean either; rename the parameter."
+                )
 
     # Parsing -----------------------------------------------------------------
 
@@ -172,6 +181,12 @@ class RuleCode:
         raise RuleSyntaxError(f"Rule '{self.name}', statement '{line}': {message}")
 
     def _check_own_name(self, name, what):
+        if name in DEFAULT_UNITS:
+            raise RuleSyntaxError(
+                f"Rule '{self.name}': {what} may not be called '{name}', the name of a unit "
+                f"(a rule's statements take no units; values with units are its parameters, "
+                f"e.g. parameters={{'step': 0.5*{name}}})."
+            )
         if name.startswith("_") or name in _RESERVED or name in INDICES or name == "i" + SIBLING:
             raise RuleSyntaxError(
                 f"Rule '{self.name}': {what} may not be called '{name}' (reserved, or "
@@ -375,6 +390,11 @@ class RuleCode:
 
     # Summaries -------------------------------------------------------------------
 
+    def used(self):
+        """Every name the statements and ``returns`` read or write."""
+        found = set().union(*(block.names() for block in self.blocks))
+        return found | _names(ast.parse(self.returns, mode="eval"))
+
     def passes(self):
         return [b for b in self.blocks if b.kind == "pass"]
 
@@ -385,6 +405,16 @@ class RuleCode:
 
     def sibling_writes(self, block):
         return sorted({st.name[: -len(SIBLING)] for st in block.statements if st.kind == "sibling" and st.name.endswith(SIBLING)})
+
+    def is_sibling(self, name):
+        """Whether ``name`` is a sibling value (``x_sib``, ``i_sib`` or a local of a pass)."""
+        role = self._role(name)
+        return role == "sibling" or (role == "local" and self.locals[name] == "sibling")
+
+    def is_scalar(self, name):
+        """Whether ``name`` is one value per event, not a parameter or a constant."""
+        role = self._role(name)
+        return role in ("synaptic", "post", "index") or (role == "local" and self.locals[name] == "scalar")
 
     def scalars_in(self, block):
         """The scalar names a pass reads (spiking synapse, target, indices, scalar locals)."""

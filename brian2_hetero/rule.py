@@ -2,6 +2,7 @@
 variables of the `Synapses` that call it."""
 
 import functools
+import numbers
 import weakref
 
 import numpy as np
@@ -111,14 +112,22 @@ class HeteroRule(Function, Group):
                 f"Rule '{shown}': parameters must be a dict of names and values, "
                 f"got parameters = {parameters!r}."
             )
+        for key in parameters:
+            if key in _TAKEN:
+                raise ValueError(
+                    f"Rule '{shown}': a parameter may not be called '{key}', which is a "
+                    "variable or attribute every rule has; rename the parameter."
+                )
+        if unit is not None and not (isinstance(unit, Quantity) or (type(unit) is int and unit == 1)):
+            raise TypeError(
+                f"Rule '{shown}': unit must be a Brian unit (e.g. unit=mV), got unit = {unit!r}."
+            )
         specs = {p.name: p for p in (_spec_parameters or ())}
         if unit is None:
             scale = next((parameters[p.name] for p in specs.values() if p.weight_units), 1)
             dim = get_dimensions(scale) if isinstance(scale, Quantity) else DIMENSIONLESS
         else:
             dim = get_dimensions(unit)
-            if not isinstance(unit, Quantity) and unit != 1:
-                raise TypeError(f"Rule '{shown}': unit must be a Brian unit, got unit = {unit!r}.")
         self.parameter_specs = []
         values = {}
         for key, value in parameters.items():
@@ -132,6 +141,12 @@ class HeteroRule(Function, Group):
             self.parameter_specs.append((spec, pdim))
         self.rule_code = RuleCode(code, parameters, returns, shown)
         check_renderable(self.rule_code)
+        unused = [key for key in parameters if key not in self.rule_code.used()]
+        if unused:
+            raise ValueError(
+                f"Rule '{shown}': the parameter '{unused[0]}' is used neither in its code "
+                "nor in returns."
+            )
         variables = {} if variables is None else dict(variables)
         for key, value in variables.items():
             if not (isinstance(value, str) and value.isidentifier()):
@@ -145,6 +160,13 @@ class HeteroRule(Function, Group):
                     f"(it uses {', '.join(sorted(self.rule_code.synaptic | self.rule_code.neuronal))})."
                 )
         self.variable_names = variables
+        if not isinstance(nonnegative, (list, tuple, set, frozenset)) or not all(
+            isinstance(k, str) for k in nonnegative
+        ):
+            raise TypeError(
+                f"Rule '{shown}': nonnegative must be a list of names, e.g. nonnegative=['w'], "
+                f"got nonnegative = {nonnegative!r}."
+            )
         nonnegative = tuple(nonnegative)
         for key in nonnegative:
             if key not in self.rule_code.synaptic | self.rule_code.neuronal:
@@ -213,10 +235,17 @@ class HeteroRule(Function, Group):
         # A parameter given a value is checked at once; strings, indexing
         # and run_args are checked when a run starts.
         specs = self.__dict__.get("parameter_specs")
-        if specs is not None and not isinstance(value, str):
-            for spec, pdim in specs:
-                if key == spec.name:
-                    validation.check_parameter(spec, value, pdim, self.name)
+        for spec, pdim in specs or ():
+            if key != spec.name:
+                continue
+            if not isinstance(value, str):
+                validation.check_parameter(spec, value, pdim, self.name)
+            elif not isinstance(get_device(), RuntimeDevice):
+                raise TypeError(
+                    f"Rule '{self.name}': {key} cannot be set from a string in standalone "
+                    f"mode (Brian computes no scalar variable from a string there), got "
+                    f"{key} = {value!r}; give it a value, or give it in run_args."
+                )
         Group.__setattr__(self, key, value, level=level + 1)
 
     def __del__(self):
@@ -282,8 +311,10 @@ class HeteroRule(Function, Group):
         every : `Quantity`, optional
             The period (a time).
         when : str, optional
-            The scheduling slot. Defaults to ``'synapses'`` for spikes (after
-            the ``on_pre`` code of ``synapses``) and ``'end'`` for periods.
+            The scheduling slot, one of ``prefs.core.network.default_schedule``
+            (e.g. ``'before_end'``). Defaults to ``'synapses'`` for spikes
+            (after the ``on_pre`` code of ``synapses``) and ``'end'`` for
+            periods.
         order : int, optional
             The order within the slot. Defaults to 0.
         name : str, optional
@@ -302,7 +333,8 @@ class HeteroRule(Function, Group):
         There is no spiking synapse: the rule may use sibling values
         (``x_sib``), the target's variables (``x_post``), ``j`` and its
         parameters, but not ``x`` or ``i``. A neuron without synapses is left
-        alone.
+        alone. Every call adds one such object: a rule applied twice to the
+        same ``synapses`` acts twice per trigger.
         """
         from brian2.synapses.synapses import Synapses
 
@@ -319,6 +351,16 @@ class HeteroRule(Function, Group):
             fail_for_dimension_mismatch(every, second, f"Rule '{self.name}': every must be a time, got every={every!r}")
             if not float(every) > 0 or not np.isfinite(float(every)):
                 raise ValueError(f"Rule '{self.name}': every must be positive, got every={every!r}.")
+        slots = list(prefs["core.network.default_schedule"])
+        if when is not None and not (
+            isinstance(when, str) and when.removeprefix("before_").removeprefix("after_") in slots
+        ):
+            raise ValueError(
+                f"Rule '{self.name}': when must be a slot of Brian's schedule ({', '.join(slots)}, "
+                f"each also with 'before_' or 'after_'), got when={when!r}."
+            )
+        if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral):
+            raise TypeError(f"Rule '{self.name}': order must be an integer, got order={order!r}.")
         code = self._code_for("neuron")
         needs = sorted(code.trigger) + sorted(code.uses & {"i"})
         if needs:
@@ -569,6 +611,19 @@ def _cpp_condition(spec):
 
 
 _RULES = weakref.WeakSet()
+
+# Names a parameter cannot have: the variables every Group has, and the
+# attributes of a rule (a parameter so named could not be read or set as
+# rule.name).
+_TAKEN = frozenset(
+    {"N", "t", "dt", "t_in_timesteps", "timestep"}
+    | {name for name in dir(HeteroRule) if not name.startswith("_")}
+    | {
+        "auto_vectorise", "codeobj_class", "dim", "implementations", "indices", "namespace",
+        "nonnegative", "order", "parameter_specs", "pyfunc", "rule_code", "start", "stateless",
+        "stop", "sympy_func", "variable_names", "variables", "when",
+    }
+)
 
 
 def _check_rules_after_run(network):

@@ -126,6 +126,9 @@ def _synapses(threshold="v > 1"):
         (dict(on="pre_spike"), ValueError, "on must be 'post_spike'"),
         (dict(every=1), Exception, "every must be a time"),
         (dict(every=-1 * ms), ValueError, "every must be positive"),
+        (dict(every=1 * ms, when="nonsense"), ValueError, "when must be a slot of Brian's schedule"),
+        (dict(every=1 * ms, when=3), ValueError, "got when=3"),
+        (dict(on="post_spike", order=0.5), TypeError, "order must be an integer, got order=0.5"),
     ],
 )
 def test_bad_triggers_are_refused(kwds, error, text):
