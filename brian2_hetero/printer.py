@@ -10,12 +10,14 @@ underscore); the template's own names all start with one. Arrays: ``_ptr_x``
 (synaptic variable ``x``), ``_ptr_post_x`` (target variable ``x``).
 """
 
+import ast
+
 import numpy as np
 from brian2.codegen.generators.cython_generator import CythonNodeRenderer
 from brian2.parsing.rendering import CPPNodeRenderer, NumpyNodeRenderer
 from brian2.utils.stringtools import word_substitute
 
-from .language import POST, SIBLING
+from .language import POST, REDUCTIONS, SIBLING, _names
 
 __all__ = ["print_rule"]
 
@@ -171,33 +173,89 @@ class _Numpy(_Printer):
     def sibling_names(self):
         return {name: f"_spread_{name}" for name in self._spread}
 
+    def blocks(self):
+        # sibling arrays that still hold the values of the variables' arrays
+        self._loaded = set()
+        return super().blocks()
+
     def pass_(self, block):
         code = self.code
-        self._spread = code.scalars_in(block)
-        before = [f"_ptr_{x}[_s] = {x}" for x in self.store_before_pass()]
-        before += [f"_spread_{n} = _spread({n})" for n in self._spread]
-        if _needs_i_sib(block):
-            before.append(f"i{SIBLING} = _ptr_pre[_k] - _source_offset")
-        for x in code.sibling_reads(block):
-            before.append(f"{x}{SIBLING} = _ptr_{x}[_k]")
+        stored = self.store_before_pass()
+        self._loaded -= set(stored)
+        before = [f"_ptr_{x}[_s] = {x}" for x in stored]
+        # Sub-expressions without sibling values are computed once per
+        # spike, not once per sibling, and then spread over the siblings.
+        hoisted, texts = {}, []
         for st in block.statements:
-            value = self.expr(st.expr, sibling=True)
+            texts.append((st, _hoist(code, st.expr, hoisted),
+                          _hoist(code, st.condition, hoisted) if st.condition else None))
+        for name, text in hoisted.items():
+            before.append(self.assign(name, self.expr(text)))
+        used = set().union(*(_names(ast.parse(t, mode="eval")) for _, e, c in texts for t in (e, c) if t))
+        per_event = {n for n, text in hoisted.items()
+                     if any(code.is_scalar(m) for m in _names(ast.parse(text, mode="eval")))}
+        self._spread = sorted(n for n in used if n in per_event or code.is_scalar(n))
+        before += [f"_spread_{n} = _spread(_g, {n})" for n in self._spread]
+        if _needs_i_sib(block) and "i" + SIBLING not in self._loaded:
+            before.append(f"i{SIBLING} = _ptr_pre[_k] - _source_offset")
+            self._loaded.add("i" + SIBLING)  # the same in every pass
+        for x in code.sibling_reads(block):
+            if x not in self._loaded:
+                before.append(f"{x}{SIBLING} = _gather(_ptr_{x}, _k)")
+        for st, expr, condition in texts:
+            value = self.expr(expr, sibling=True)
             if st.kind != "reduction":
                 before.append(self.assign(st.name, value))
                 continue
-            cond = self.expr(st.condition, sibling=True) if st.condition else "True"
+            cond = self.expr(condition, sibling=True) if condition else "None"
             if st.reduction == "argmax":
-                before.append(f"{st.name} = _argmax({value}, {cond}, i{SIBLING})")
+                before.append(f"{st.name} = _argmax(_g, {value}, {cond}, i{SIBLING})")
             else:
-                before.append(f"{st.name} = _reduce('{st.reduction}', {value}, {cond})")
+                before.append(f"{st.name} = _reduce(_g, '{st.reduction}', {value}, {cond})")
         for x in code.sibling_writes(block):
-            before.append(f"_ptr_{x}[_k] = _np.broadcast_to({x}{SIBLING}, _k.shape)")
+            before.append(f"_ptr_{x}[_k] = _np.broadcast_to({x}{SIBLING}, (_g.size,))")
         for x in sorted(code.trigger & set(code.sibling_writes(block))):
             before.append(f"{x} = _ptr_{x}[_s]")
+        # after the pass its sibling arrays hold what the arrays hold
+        self._loaded |= set(code.sibling_reads(block))
         self._spread = ()
         return dict(kind="pass", before=before, body=[], after=[])
 
     _spread = ()
+
+
+def _hoist(code, text, hoisted):
+    """``text`` with its largest sub-expressions that use no sibling value
+    (and are more than a name or a number) replaced by names ``_h<n>``,
+    added to ``hoisted`` (name -> sub-expression)."""
+    tree = ast.parse(text, mode="eval")
+
+    def sibling(node):
+        return any(code.is_sibling(n.id) for n in ast.walk(node) if isinstance(n, ast.Name)
+                   and not _is_called(node, n))
+
+    class Hoist(ast.NodeTransformer):
+        def generic_visit(self, node):
+            if (isinstance(node, ast.expr) and not isinstance(node, (ast.Name, ast.Constant))
+                    and not sibling(node) and not _calls_reduction(node)):
+                sub = ast.unparse(node)
+                name = next((k for k, v in hoisted.items() if v == sub), None)
+                if name is None:
+                    name = f"_h{len(hoisted)}"
+                    hoisted[name] = sub
+                return ast.Name(id=name, ctx=ast.Load())
+            return super().generic_visit(node)
+
+    return ast.unparse(Hoist().visit(tree))
+
+
+def _is_called(root, name_node):
+    return any(isinstance(n, ast.Call) and n.func is name_node for n in ast.walk(root))
+
+
+def _calls_reduction(node):
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in REDUCTIONS
+               for n in ast.walk(node))
 
 
 def _needs_i_sib(block):
