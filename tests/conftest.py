@@ -6,6 +6,13 @@ from brian2 import SpikeGeneratorGroup, defaultclock, prefs, set_device
 from brian2.devices import reinit_devices
 
 TARGETS = ["numpy", "cython", "cpp_standalone"]
+# The longest files run first, so that the test workers end together.
+LONGEST_FIRST = ["test_rule.py", "test_benchmark.py", "test_library.py", "test_triggers.py"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 class Target:
