@@ -16,7 +16,13 @@ eta = 1) applied to the weights onto each target neuron, triggered every
 The targets spike at 10 Hz (Poisson, fixed seed) through a driver group,
 whatever the weights, so every implementation normalises at the same times.
 Each (implementation, target) runs in a process of its own, with a cached
-build, three times; the median of the simulation-loop times is reported.
+build, three times, under Brian's profiler; the medians of the
+simulation-loop times (``run s``) and of the time the profiler gives the
+objects that normalise (``rule s``: the rule's own objects, the summed
+variable and its scaling code, the network operation) are reported, with
+``rule s`` against the floor and, for ``summed`` and ``netop``, against
+``hetero`` on the same target (``x hetero`` above 1: ``hetero`` is faster).
+``own s`` is the run time minus the baseline's, which is noisier.
 
 Usage: ``python benchmarks/normalisation.py [--quick] [--output DIR]``
 """
@@ -141,24 +147,38 @@ def worker(argv):
             prefs.codegen.runtime.cython.cache_dir = os.path.join(folder, "cython_cache")
     objects, result = network(case, implementation, trigger)
     net = Network(*objects)
-    net.run(case["n_steps"] * DT_S * second)
+    net.run(case["n_steps"] * DT_S * second, profile=True)
     if target == "cpp_standalone":
         device.build(directory=build, run=False)
-        times = []
+        times, own = [], []
         for _ in range(3):
             device.run(directory=build)
             times.append(device._last_run_time)
+            own.append(own_time(implementation, net.profiling_info))
     else:
         times = [get_device()._last_run_time]
+        own = [own_time(implementation, net.profiling_info)]
     with open(out, "w") as f:
-        json.dump({"run_s": times, "w": result().tolist()}, f)
+        json.dump({"run_s": times, "rule_s": own, "w": result().tolist()}, f)
+
+
+def own_time(implementation, profiling_info):
+    """The time Brian's profiler gives the objects that do the normalising."""
+    def mine(name):
+        if implementation == "hetero":
+            return name.startswith("norm_")
+        if implementation == "summed":
+            return name.startswith(("synapses_summed", "synapses_run_regularly", "synapses_post"))
+        return name == "netop"
+
+    return sum(float(t) for name, t in profiling_info if mine(name))
 
 
 def runtime_time(argv):
     """Runtime targets: a process per repetition (code generation and
     compilation are not in the run time)."""
     implementation, target, trigger, folder, out = argv
-    times, w = [], None
+    times, own, w = [], [], None
     for k in range(3):
         path = f"{out}.{k}"
         subprocess.run([sys.executable, __file__, "--worker", implementation, target, trigger,
@@ -166,8 +186,9 @@ def runtime_time(argv):
         with open(path) as f:
             data = json.load(f)
         times += data["run_s"]
+        own += data["rule_s"]
         w = data["w"]
-    return statistics.median(times), w
+    return statistics.median(times), statistics.median(own), w
 
 
 def floor(case, trigger, folder):
@@ -216,38 +237,46 @@ def main(argv=None):
                 print(f"[{time.perf_counter() - started:6.1f} s] {label}", flush=True)
                 if implementation == "floor":
                     run_s, w = floor(case, trigger, folder)
+                    rule_s = run_s
                 elif target == "cpp_standalone":
                     out = os.path.join(folder, f"{implementation}_{target}_{trigger}.json")
                     subprocess.run([sys.executable, __file__, "--worker", implementation, target,
                                     trigger, folder, out], check=True)
                     with open(out) as f:
                         data = json.load(f)
-                    run_s, w = statistics.median(data["run_s"]), data["w"]
+                    run_s, rule_s, w = (statistics.median(data["run_s"]),
+                                        statistics.median(data["rule_s"]), data["w"])
                 else:
-                    run_s, w = runtime_time((implementation, target, trigger, folder,
-                                             os.path.join(folder, f"{implementation}_{target}_{trigger}.json")))
-                results[(implementation, target)] = (run_s, np.asarray(w))
-            floor_s, floor_w = results[("floor", "c++")]
-            for (implementation, target), (run_s, w) in results.items():
+                    run_s, rule_s, w = runtime_time((implementation, target, trigger, folder,
+                                                     os.path.join(folder, f"{implementation}_{target}_{trigger}.json")))
+                results[(implementation, target)] = (run_s, rule_s, np.asarray(w))
+            floor_s, _, floor_w = results[("floor", "c++")]
+            for (implementation, target), (run_s, rule_s, w) in results.items():
                 base = results.get(("baseline", target), (None,))[0]
                 own = run_s - base if base is not None and implementation not in ("baseline", "floor") else None
                 diff = None if implementation == "baseline" else float(np.max(np.abs(w - floor_w)))
+                hetero_s = results.get(("hetero", target), (None, None))[1]
                 rows.append(dict(M=M, N=N, p=p, synapses=len(case["w"]), trigger=trigger,
                                  implementation=implementation, target=target, run_s=run_s,
                                  own_s=own, vs_floor=run_s / floor_s if implementation != "baseline" else None,
                                  own_vs_floor=own / floor_s if own is not None else None,
+                                 rule_s=rule_s if implementation != "baseline" else None,
+                                 rule_vs_floor=rule_s / floor_s if implementation not in ("baseline", "floor") else None,
+                                 vs_hetero=rule_s / hetero_s if implementation in ("summed", "netop") and hetero_s else None,
                                  max_diff_floor=diff))
     os.makedirs(output, exist_ok=True)
     with open(os.path.join(output, "normalisation.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    header = f"{'size':>16} {'trigger':>10} {'implementation':>14} {'target':>15} {'run s':>8} {'own s':>8} {'x floor':>8} {'own x floor':>11} {'max diff':>9}"
+    header = (f"{'size':>16} {'trigger':>10} {'implementation':>14} {'target':>15} {'run s':>8} {'own s':>8} "
+              f"{'rule s':>8} {'rule x floor':>12} {'x hetero':>8} {'max diff':>9}")
     lines = [header, "-" * len(header)]
     for r in rows:
         def fmt(v, spec):
             return format(v, spec) if v is not None else "-"
         lines.append(f"{r['M']}x{r['N']} p={r['p']:g}".rjust(16) + f" {r['trigger']:>10} {r['implementation']:>14} {r['target']:>15} "
-                     f"{fmt(r['run_s'], '8.4f')} {fmt(r['own_s'], '8.4f'):>8} {fmt(r['vs_floor'], '8.2f'):>8} "
-                     f"{fmt(r['own_vs_floor'], '11.2f'):>11} {fmt(r['max_diff_floor'], '9.1e'):>9}")
+                     f"{fmt(r['run_s'], '8.4f')} {fmt(r['own_s'], '8.4f'):>8} {fmt(r['rule_s'], '8.4f'):>8} "
+                     f"{fmt(r['rule_vs_floor'], '12.2f'):>12} {fmt(r['vs_hetero'], '8.2f'):>8} "
+                     f"{fmt(r['max_diff_floor'], '9.1e'):>9}")
     text = "\n".join(lines)
     print(text)
     with open(os.path.join(output, "normalisation.txt"), "w") as f:
