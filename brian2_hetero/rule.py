@@ -381,8 +381,10 @@ class HeteroRule(Function, Group):
         # One synapse from each target neuron onto itself: its on_pre code
         # runs once per spike of the neuron, its run_regularly code once per
         # neuron, on every target, with i the neuron's index.
+        # (periodically, it runs only at its period: its clock is the period)
         obj = Synapses(
             target, target, on_pre=call if on else None, namespace={"rule": bound},
+            dt=None if on else every,
             name=name or f"{self.name}_{synapses.name}_{'post_spike' if on else 'every'}*",
         )
         obj.connect(j="i")
