@@ -92,6 +92,16 @@ class Block:
         return found
 
 
+def _constant_zero(node):
+    """Whether ``node`` is an expression of numbers only whose value is zero."""
+    if any(isinstance(n, (ast.Name, ast.Call)) for n in ast.walk(node)):
+        return False
+    try:
+        return eval(compile(ast.Expression(node), "<rule>", "eval"), {"__builtins__": {}}) == 0
+    except Exception:  # e.g. a division by zero inside it, found on its own
+        return False
+
+
 def _names(tree):
     """The names an expression reads (not the functions it calls)."""
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
@@ -144,6 +154,12 @@ class RuleCode:
         self.blocks = []
         for p in self.parameters:
             self._check_own_name(p, "a parameter")
+            if p.endswith((SIBLING, POST)):
+                raise RuleSyntaxError(
+                    f"Rule '{name}': a parameter may not be called '{p}': in a rule, a name "
+                    f"ending in '{SIBLING}' or '{POST}' is a variable of the siblings or of "
+                    "the target neuron."
+                )
         statements = [
             self._statement(line.strip())
             for line in code.splitlines()
@@ -198,7 +214,12 @@ class RuleCode:
             tree = ast.parse(text, mode="eval")
         except SyntaxError as exc:
             self._fail(line, f"'{text}' is not an expression ({exc.msg}).")
+        except RecursionError:
+            self._fail(line, "the expression is too deeply nested; split it into several statements.")
         for node in ast.walk(tree):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _constant_zero(node.right):
+                # (C compilers may turn a constant division by zero into a crash)
+                self._fail(line, f"'{ast.unparse(node)}' divides by zero.")
             if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.FloorDiv, ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift, ast.MatMult)):
                 self._fail(line, f"the operator in '{ast.unparse(node)}' is not supported in rules.")
             if isinstance(node, (ast.IfExp, ast.Lambda, ast.Attribute, ast.Subscript, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.ListComp, ast.GeneratorExp, ast.Starred, ast.JoinedStr)):
@@ -222,6 +243,8 @@ class RuleCode:
         return tree
 
     def _statement(self, line):
+        if not line.isascii():
+            self._fail(line, "names and operators must be ASCII characters.")
         try:
             var, op, expr, _ = parse_statement(line)
         except ValueError:

@@ -15,6 +15,7 @@ from brian2.units.allunits import second
 from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
     Quantity,
+    Unit,
     fail_for_dimension_mismatch,
     get_dimensions,
     get_unit,
@@ -118,7 +119,7 @@ class HeteroRule(Function, Group):
                     f"Rule '{shown}': a parameter may not be called '{key}', which is a "
                     "variable or attribute every rule has; rename the parameter."
                 )
-        if unit is not None and not (isinstance(unit, Quantity) or (type(unit) is int and unit == 1)):
+        if unit is not None and not (isinstance(unit, Unit) or (type(unit) is int and unit == 1)):
             raise TypeError(
                 f"Rule '{shown}': unit must be a Brian unit (e.g. unit=mV), got unit = {unit!r}."
             )
@@ -348,12 +349,15 @@ class HeteroRule(Function, Group):
         if on is not None and on != "post_spike":
             raise ValueError(f"Rule '{self.name}': on must be 'post_spike', got on={on!r}.")
         if every is not None:
+            if not isinstance(every, Quantity) or np.ndim(every) != 0:
+                raise TypeError(f"Rule '{self.name}': every must be a time, got every={every!r}.")
             fail_for_dimension_mismatch(every, second, f"Rule '{self.name}': every must be a time, got every={every!r}")
             if not float(every) > 0 or not np.isfinite(float(every)):
                 raise ValueError(f"Rule '{self.name}': every must be positive, got every={every!r}.")
         slots = list(prefs["core.network.default_schedule"])
         if when is not None and not (
-            isinstance(when, str) and when.removeprefix("before_").removeprefix("after_") in slots
+            isinstance(when, str)
+            and (when in slots or any(when == f"{pre}_{slot}" for pre in ("before", "after") for slot in slots))
         ):
             raise ValueError(
                 f"Rule '{self.name}': when must be a slot of Brian's schedule ({', '.join(slots)}, "

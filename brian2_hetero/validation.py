@@ -411,6 +411,10 @@ def check_run_arg(name, values, dim, parameter=None, nonnegative=True):
     dimensions ``dim``): admissible values of ``parameter`` if given, else
     finite (and non-negative) ones.
     """
+    if isinstance(values, (str, bool, np.bool_)) or np.iscomplexobj(values) or np.asarray(values).dtype.kind not in "iuf":
+        raise TypeError(f"run_args: {name} must be given numbers, got {values!r}. Nothing was run.")
+    fail_for_dimension_mismatch(values, dim, f"run_args: {name} must " + (
+        f"have units of {unit_name(dim)}" if dim is not DIMENSIONLESS else "be dimensionless"))
     values = np.atleast_1d(np.asarray(values, dtype=np.float64))
     unit = "" if dim is DIMENSIONLESS else f" {get_unit(dim)}"
     if parameter is not None:

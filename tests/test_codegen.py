@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from brian2.units.fundamentalunits import DimensionMismatchError
 from brian2 import (
     Function,
     Network,
@@ -149,6 +150,14 @@ def test_standalone_reruns_with_new_values_without_recompiling(tmp_path):
             with pytest.raises(ValueError) as info:
                 device.run(run_args=args)
             assert text in str(info.value) and "Nothing was run" in str(info.value)
+        for args, error, text in (
+            ({getw.eta: "0.5"}, TypeError, "run_args: rule.eta must be given numbers, got '0.5'"),
+            ({getw.eta: True}, TypeError, "run_args: rule.eta must be given numbers, got True"),
+            ({getw.W0: 0.5}, DimensionMismatchError, "run_args: rule.W0 must have units of V"),
+        ):
+            with pytest.raises(error) as info:
+                device.run(run_args=args)
+            assert text in str(info.value)
         # the last good values are still in place
         device.run(run_args={S.w: W.flatten() * mV, G.pool: np.asarray(pool) * mV,
                              getw.W0: W0 * mV, getw.eta: eta})

@@ -128,6 +128,9 @@ def _synapses(threshold="v > 1"):
         (dict(every=-1 * ms), ValueError, "every must be positive"),
         (dict(every=1 * ms, when="nonsense"), ValueError, "when must be a slot of Brian's schedule"),
         (dict(every=1 * ms, when=3), ValueError, "got when=3"),
+        (dict(every=1 * ms, when="before_after_end"), ValueError, "got when='before_after_end'"),
+        (dict(every=[1, 2] * ms), TypeError, "every must be a time"),
+        (dict(every="1*ms"), TypeError, "every must be a time, got every='1*ms'"),
         (dict(on="post_spike", order=0.5), TypeError, "order must be an integer, got order=0.5"),
     ],
 )
