@@ -1,4 +1,6 @@
-"""The benchmark's quick mode: it runs, writes its outputs, and all agree."""
+"""The benchmark's quick mode, one run per implementation: it runs, writes its
+outputs, and all agree. The relay network is left to the full benchmark: its
+Cython build alone takes about a minute."""
 
 import csv
 import json
@@ -12,7 +14,8 @@ TOLERANCE = 1e-9
 
 def test_quick_benchmark_outputs_agree(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--quick", "--output", str(tmp_path)],
+        [sys.executable, str(BENCHMARK), "--quick", "--repeats", "0", "--only", "hetero,hetero_src,netop",
+         "--output", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=1800,
@@ -22,11 +25,11 @@ def test_quick_benchmark_outputs_agree(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["failures"] == []
     rows = results["runs"]
-    # nothing failed; only the all-to-all networks skip the sparse size
+    # nothing failed; only the all-to-all network operation skips the sparse size
     sizes = {(r["M"], r["N"], r["p"]) for r in rows}
     assert sizes == {(40, 8, 1.0), (40, 30, 0.3)}
     for r in rows:
-        skipped = r["p"] < 1 and r["implementation"] in ("relay", "netop")
+        skipped = r["p"] < 1 and r["implementation"] == "netop"
         assert (r["run_s"] is None) == skipped, r
         # the quick sizes are too small to time the floor: no ratios to it
         assert r["vs_floor"] is None
@@ -36,19 +39,13 @@ def test_quick_benchmark_outputs_agree(tmp_path):
     runtime = {"numpy", "cython"}
     everywhere = runtime | {"cpp_standalone"}
     assert targets == {"floor": {"c++"}, "hetero": everywhere, "hetero_src": everywhere,
-                       "relay": everywhere, "netop": runtime}
+                       "netop": runtime}
     rows = [r for r in rows if r["run_s"] is not None]
     for r in rows:
         assert r["checked_targets"] == r["N"]
         assert r["peak_bytes"] > 0
-        if r["implementation"] == "relay":
-            # the relay network takes coincident spikes in its own order: it
-            # matches the reference of that order, and not the rule's
-            assert r["max_diff_own_reference"] <= TOLERANCE
-            assert r["max_diff"] > 1e-6
-        else:
-            assert r["max_diff"] <= TOLERANCE
-            assert r["max_diff_floor"] <= TOLERANCE
+        assert r["max_diff"] <= TOLERANCE
+        assert r["max_diff_floor"] <= TOLERANCE
     with open(tmp_path / "results.csv", newline="") as f:
         table = list(csv.DictReader(f))
     assert [(r["implementation"], r["target"]) for r in table] == [
