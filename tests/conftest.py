@@ -6,12 +6,16 @@ from brian2 import SpikeGeneratorGroup, defaultclock, prefs, set_device
 from brian2.devices import reinit_devices
 
 TARGETS = ["numpy", "cython", "cpp_standalone"]
-# The longest files run first, so that the test workers end together.
-LONGEST_FIRST = ["test_rule.py", "test_benchmark.py", "test_library.py", "test_triggers.py"]
+# The order of the test files, so that the test workers end together:
+# pytest-xdist (--dist loadfile --no-loadscope-reorder) gives each of two
+# workers one file, then one more, then the rest to whichever is free. The
+# longest file (its Cython builds) and a short one go to the first worker.
+FIRST = ["test_rule.py", "test_benchmark.py", "test_language.py", "test_library.py",
+         "test_triggers.py"]
 
 
 def pytest_collection_modifyitems(items):
-    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    rank = {name: k for k, name in enumerate(FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
