@@ -438,12 +438,3 @@ class RuleCode:
         """Whether ``name`` is one value per event, not a parameter or a constant."""
         role = self._role(name)
         return role in ("synaptic", "post", "index") or (role == "local" and self.locals[name] == "scalar")
-
-    def scalars_in(self, block):
-        """The scalar names a pass reads (spiking synapse, target, indices, scalar locals)."""
-        out = set()
-        for name in block.names():
-            role = self._role(name)
-            if role in ("synaptic", "post", "index") or (role == "local" and self.locals[name] == "scalar"):
-                out.add(name)
-        return sorted(out - {st.name for st in block.statements if st.kind == "reduction"})

@@ -17,7 +17,7 @@ from brian2.codegen.generators.cython_generator import CythonNodeRenderer
 from brian2.parsing.rendering import CPPNodeRenderer, NumpyNodeRenderer
 from brian2.utils.stringtools import word_substitute
 
-from .language import POST, REDUCTIONS, SIBLING, _names
+from .language import POST, SIBLING, _names
 
 __all__ = ["print_rule"]
 
@@ -230,14 +230,10 @@ def _hoist(code, text, hoisted):
     added to ``hoisted`` (name -> sub-expression)."""
     tree = ast.parse(text, mode="eval")
 
-    def sibling(node):
-        return any(code.is_sibling(n.id) for n in ast.walk(node) if isinstance(n, ast.Name)
-                   and not _is_called(node, n))
-
     class Hoist(ast.NodeTransformer):
         def generic_visit(self, node):
             if (isinstance(node, ast.expr) and not isinstance(node, (ast.Name, ast.Constant))
-                    and not sibling(node) and not _calls_reduction(node)):
+                    and not any(code.is_sibling(n) for n in _names(node))):
                 sub = ast.unparse(node)
                 name = next((k for k, v in hoisted.items() if v == sub), None)
                 if name is None:
@@ -247,15 +243,6 @@ def _hoist(code, text, hoisted):
             return super().generic_visit(node)
 
     return ast.unparse(Hoist().visit(tree))
-
-
-def _is_called(root, name_node):
-    return any(isinstance(n, ast.Call) and n.func is name_node for n in ast.walk(root))
-
-
-def _calls_reduction(node):
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in REDUCTIONS
-               for n in ast.walk(node))
 
 
 def _needs_i_sib(block):
