@@ -24,6 +24,13 @@ variable and its scaling code, the network operation) are reported, with
 ``hetero`` on the same target (``x hetero`` above 1: ``hetero`` is faster).
 ``own s`` is the run time minus the baseline's, which is noisier.
 
+On cpp_standalone the profiler's own cost (two calls of ``std::clock()``
+per object and time step, about 0.3 µs) is larger than most steps' rule
+work, so a second table gives the time one application of the rule adds to
+the loop without the profiler: the rule applied 20 times against the
+network without it, both programs run 9 times in alternation, the
+difference of the medians over 20, against the floor.
+
 Usage: ``python benchmarks/normalisation.py [--quick] [--output DIR]``
 """
 
@@ -43,6 +50,8 @@ SIZES = [(1000, 100, 0.1), (1000, 100, 1.0)]
 QUICK_SIZES = [(60, 10, 0.5)]
 DT_S, DURATION_S, PERIOD_S, RATE_HZ, W_TOTAL, SEED = 1e-4, 1.0, 0.01, 10.0, 1.0, 2020
 TRIGGERS = ["every", "post_spike"]
+# per_application: the rule applied COPIES times, the programs run REPEATS times
+COPIES, REPEATS = 20, 9
 RUNS = [("floor", "c++"), ("baseline", "cpp_standalone"), ("hetero", "cpp_standalone"),
         ("summed", "cpp_standalone"), ("baseline", "cython"), ("hetero", "cython"),
         ("summed", "cython"), ("netop", "cython"), ("baseline", "numpy"), ("hetero", "numpy"),
@@ -63,8 +72,9 @@ def make_case(M, N, p, folder):
     return case
 
 
-def network(case, implementation, trigger):
-    """The Brian objects of one implementation, and a function giving the final weights."""
+def network(case, implementation, trigger, copies=1):
+    """The Brian objects of one implementation, and a function giving the final
+    weights; ``copies``: how many times the rule is applied (``hetero``)."""
     from brian2 import NeuronGroup, SpikeGeneratorGroup, Synapses, network_operation, second
 
     from brian2_hetero import normalise_multiplicative
@@ -92,10 +102,11 @@ def network(case, implementation, trigger):
         S.run_regularly(scale, dt=PERIOD_S * second, when="end")
     elif implementation == "hetero":
         rule = normalise_multiplicative(W_total=W_TOTAL, eta=1.0, name="norm")
-        if trigger == "every":
-            rule.apply_to(S, every=PERIOD_S * second)
-        else:
-            rule.apply_to(S, on="post_spike")
+        for _ in range(copies):
+            if trigger == "every":
+                rule.apply_to(S, every=PERIOD_S * second)
+            else:
+                rule.apply_to(S, on="post_spike")
     elif implementation == "netop":
         w = S.variables["w"].get_value()
         post = case["post"]
@@ -131,23 +142,33 @@ def reference_events(case, trigger):
 
 
 def worker(argv):
-    implementation, target, trigger, folder, out = argv
+    implementation, target, trigger, folder, out = argv[:5]
+    # with copies: the rule applied that many times, without the profiler
+    # (for `per_application`), the program run REPEATS times
+    copies = int(argv[5]) if len(argv) > 5 else None
+    amplified = copies is not None
     from brian2 import Network, defaultclock, device, get_device, prefs, second, set_device
 
     case = dict(np.load(os.path.join(folder, "case.npz")))
     for key in ("M", "N", "n_steps"):
         case[key] = int(case[key])
     defaultclock.dt = DT_S * second
-    build = os.path.join(folder, f"build_{implementation}_{target}_{trigger}")
+    build = os.path.join(folder, f"build_{implementation}_{target}_{trigger}"
+                         + (f"_x{copies}" if amplified else ""))
     if target == "cpp_standalone":
         set_device("cpp_standalone", directory=build, build_on_run=False)
     else:
         prefs.codegen.target = target
         if target == "cython":
             prefs.codegen.runtime.cython.cache_dir = os.path.join(folder, "cython_cache")
-    objects, result = network(case, implementation, trigger)
+    objects, result = network(case, implementation, trigger, copies if amplified else 1)
     net = Network(*objects)
-    net.run(case["n_steps"] * DT_S * second, profile=True)
+    net.run(case["n_steps"] * DT_S * second, profile=not amplified)
+    if target == "cpp_standalone" and amplified:
+        device.build(directory=build, run=False)
+        with open(out, "w") as f:
+            json.dump({"build": build}, f)
+        return
     if target == "cpp_standalone":
         device.build(directory=build, run=False)
         times, own = [], []
@@ -191,6 +212,31 @@ def runtime_time(argv):
     return statistics.median(times), statistics.median(own), w
 
 
+def per_application(trigger, folder, copies, repeats):
+    """cpp_standalone: the time one application of the rule adds to the
+    simulation loop, without the profiler (whose two calls of std::clock()
+    per object and time step cost more than the rule does on most steps):
+    the rule applied ``copies`` times against the network without it, the
+    two programs run one after the other ``repeats`` times; the difference
+    of the medians divided by ``copies``."""
+    builds = []
+    for implementation, k in (("baseline", 0), ("hetero", copies)):
+        out = os.path.join(folder, f"{implementation}_x{k}_{trigger}.json")
+        subprocess.run([sys.executable, __file__, "--worker", implementation, "cpp_standalone",
+                        trigger, folder, out, str(k)], check=True)
+        with open(out) as f:
+            builds.append(json.load(f)["build"])
+    times = [[], []]
+    for _ in range(repeats):
+        for k, build in enumerate(builds):
+            subprocess.run([os.path.join(build, "main")], cwd=build, check=True,
+                           stdout=subprocess.DEVNULL)
+            with open(os.path.join(build, "results", "last_run_info.txt")) as f:
+                times[k].append(float(f.read().split()[0]))
+    base, hetero = (statistics.median(t) for t in times)
+    return (hetero - base) / copies, base, hetero
+
+
 def floor(case, trigger, folder):
     exe = os.path.join(folder, "normalisation_floor")
     if not os.path.exists(exe):
@@ -223,7 +269,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     output = os.path.abspath(args.output or os.path.join(HERE, "quick" if args.quick else "results"))
     sizes = QUICK_SIZES if args.quick else SIZES
-    rows = []
+    rows, applications = [], []
     started = time.perf_counter()
     for M, N, p in sizes:
         folder = os.path.join(output, "normalisation_work", f"{M}x{N}p{p:g}")
@@ -251,6 +297,14 @@ def main(argv=None):
                                                      os.path.join(folder, f"{implementation}_{target}_{trigger}.json")))
                 results[(implementation, target)] = (run_s, rule_s, np.asarray(w))
             floor_s, _, floor_w = results[("floor", "c++")]
+            print(f"[{time.perf_counter() - started:6.1f} s] {M}x{N} p={p:g} {trigger}: "
+                  f"one application, cpp_standalone", flush=True)
+            copies, repeats = (2, 1) if args.quick else (COPIES, REPEATS)
+            apply_s, without_s, with_s = per_application(trigger, folder, copies, repeats)
+            applications.append(dict(M=M, N=N, p=p, trigger=trigger, copies=copies, repeats=repeats,
+                                     loop_without_s=without_s, loop_with_s=with_s,
+                                     per_application_s=apply_s, floor_s=floor_s,
+                                     vs_floor=apply_s / floor_s))
             for (implementation, target), (run_s, rule_s, w) in results.items():
                 base = results.get(("baseline", target), (None,))[0]
                 own = run_s - base if base is not None and implementation not in ("baseline", "floor") else None
@@ -266,7 +320,7 @@ def main(argv=None):
                                  max_diff_floor=diff))
     os.makedirs(output, exist_ok=True)
     with open(os.path.join(output, "normalisation.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+        json.dump({"runs": rows, "per_application": applications}, f, indent=1)
     header = (f"{'size':>16} {'trigger':>10} {'implementation':>14} {'target':>15} {'run s':>8} {'own s':>8} "
               f"{'rule s':>8} {'rule x floor':>12} {'x hetero':>8} {'max diff':>9}")
     lines = [header, "-" * len(header)]
@@ -277,6 +331,15 @@ def main(argv=None):
                      f"{fmt(r['run_s'], '8.4f')} {fmt(r['own_s'], '8.4f'):>8} {fmt(r['rule_s'], '8.4f'):>8} "
                      f"{fmt(r['rule_vs_floor'], '12.2f'):>12} {fmt(r['vs_hetero'], '8.2f'):>8} "
                      f"{fmt(r['max_diff_floor'], '9.1e'):>9}")
+    header = (f"{'size':>16} {'trigger':>10} {'copies':>6} {'without s':>9} {'with s':>8} "
+              f"{'one s':>8} {'floor s':>8} {'x floor':>7}")
+    lines += ["", "cpp_standalone, one application of the rule (profiler off; medians of "
+              "the loop times without the rule and with it applied `copies` times):",
+              header, "-" * len(header)]
+    for r in applications:
+        lines.append(f"{r['M']}x{r['N']} p={r['p']:g}".rjust(16) + f" {r['trigger']:>10} {r['copies']:>6} "
+                     f"{r['loop_without_s']:9.4f} {r['loop_with_s']:8.4f} {r['per_application_s']:8.5f} "
+                     f"{r['floor_s']:8.5f} {r['vs_floor']:7.2f}")
     text = "\n".join(lines)
     print(text)
     with open(os.path.join(output, "normalisation.txt"), "w") as f:

@@ -14,13 +14,17 @@ from collections import namedtuple
 from collections.abc import Mapping
 
 import jinja2
+import numpy as np
 from brian2.codegen.permutation_analysis import (
     OrderDependenceError,
     check_for_order_independence,
 )
 from brian2.codegen.runtime.cython_rt import CythonCodeObject
+from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
 from brian2.codegen.templates import LazyTemplateLoader
 from brian2.core.network import Network
+from brian2.groups.group import CodeRunner
+from brian2.groups.subgroup import Subgroup
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.utils.logger import get_logger
 
@@ -30,7 +34,7 @@ __all__ = [
     "calling_code_object",
     "after_run_hooks",
     "run_args_hooks",
-    "declare_contained_synapses",
+    "RuleRunner",
 ]
 
 logger = get_logger(__name__)
@@ -119,16 +123,95 @@ def _run_after_run_hooks():
     Network.after_run = after_run
 
 
-def declare_contained_synapses(device, synapses):
+class RuleRunner(CodeRunner):
     """
-    A standalone project declares the spike queues of the `Synapses` objects
-    a network holds directly (``CPPStandaloneDevice.synapses``, filled from
-    ``Network.objects`` in ``network_run``, brian2 2.6 to 2.11), not of those
-    contained in another object. `HeteroRule.apply_to` runs its rule through
-    `Synapses` contained in the user's `Synapses`, so it declares them here.
+    Calls a rule's function once per target neuron: ``function(i)`` with
+    ``i`` the neuron's index in ``target``, either for each neuron of
+    ``target`` that spiked in the current time step (``every=None``) or for
+    every neuron of ``target`` every ``every``.
+
+    Spikes use Brian's own ``reset`` template (the code object of a
+    `NeuronGroup`'s reset, which loops over the neurons in the group's
+    ``_spikespace`` and takes that variable as the template keyword
+    ``eventspace_variable``, brian2 2.6 to 2.11), without a spike queue. Brian
+    allows one reset per event and group, and the group's reset is the
+    user's: hence a `CodeRunner` of its own rather than ``run_on_event``. A
+    `Subgroup` has no spike space of its own: the code runs on its parent
+    group and passes ``i`` minus the subgroup's start (the function leaves
+    neurons outside the target alone). Periods use the ``stateupdate``
+    template, as ``Group.run_regularly`` does, on ``target`` itself.
+
+    The function is added to the namespace of every run under ``fname``, so
+    that the group's namespace is left alone. On the numpy target, Brian runs
+    a numpy code object by executing its code in a namespace, which costs
+    about 10 µs per time step even when no neuron spiked; there the runner
+    calls the function that Brian's code object holds (its ``namespace``
+    maps the function's name to its numpy implementation, brian2 2.6 to 2.11)
+    directly with the neurons, and only when there are any.
     """
-    if isinstance(getattr(device, "synapses", None), set):
-        device.synapses.add(synapses)
+
+    def __init__(self, target, fname, function, every=None, when="synapses", order=0, name=None):
+        root = target.source if isinstance(target, Subgroup) else target
+        self.target = target  # a subgroup is referenced weakly by the code runner
+        self.fname = fname
+        self.function = function
+        self.offset = int(target.start) if isinstance(target, Subgroup) else 0
+        self.direct = None
+        if every is None:
+            index = f"i - {self.offset}" if self.offset else "i"
+            CodeRunner.__init__(
+                self,
+                root,
+                "reset",
+                code=f"hetero_applied = {fname}({index})",
+                clock=root.clock,
+                when=when,
+                order=order,
+                name=name,
+                needed_variables=["_spikespace"],
+                template_kwds={"eventspace_variable": root.variables["_spikespace"]},
+            )
+        else:
+            CodeRunner.__init__(
+                self,
+                target,
+                "stateupdate",
+                code=f"hetero_applied = {fname}(i)",
+                dt=every,
+                when=when,
+                order=order,
+                name=name,
+            )
+        self.every = every
+
+    def before_run(self, run_namespace):
+        CodeRunner.before_run(self, {**run_namespace, self.fname: self.function})
+        self.direct = None
+        # (CythonCodeObject is a subclass of NumpyCodeObject)
+        if type(self.codeobj) is NumpyCodeObject:
+            function = self.codeobj.namespace[self.fname]
+            if self.every is not None:
+                neurons = np.arange(len(self.target))
+
+                def direct():
+                    function(neurons)
+
+            else:
+                spikespace = self.group.variables["_spikespace"].get_value()
+                offset = self.offset
+
+                def direct():
+                    n = spikespace[-1]
+                    if n:
+                        function(spikespace[:n] - offset)
+
+            self.direct = direct
+
+    def run(self):
+        if self.direct is not None:
+            self.direct()
+        else:
+            CodeRunner.run(self)
 
 
 def _fix_cython_loop_counter():

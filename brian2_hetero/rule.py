@@ -11,6 +11,8 @@ from brian2.core.preferences import prefs
 from brian2.core.variables import Variables
 from brian2.devices.device import RuntimeDevice, get_device
 from brian2.groups.group import Group
+from brian2.groups.subgroup import Subgroup
+from brian2.synapses.synapses import Synapses
 from brian2.units.allunits import second
 from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
@@ -323,11 +325,12 @@ class HeteroRule(Function, Group):
 
         Returns
         -------
-        obj : `Synapses`
-            The object that applies the rule: one synapse from each target
-            neuron onto itself, which calls the rule from its ``on_pre`` code
-            (``on='post_spike'``) or its ``run_regularly`` code (``every``).
-            It runs with ``synapses``, which contains it.
+        obj : `CodeRunner`
+            The object that applies the rule: for spikes, it runs once per
+            time step over the target neurons that spiked, like the target's
+            reset (no spike queue); for periods, over every target neuron on
+            a clock of period ``every``. It runs with ``synapses``, which
+            contains it.
 
         Notes
         -----
@@ -337,8 +340,6 @@ class HeteroRule(Function, Group):
         alone. Every call adds one such object: a rule applied twice to the
         same ``synapses`` acts twice per trigger.
         """
-        from brian2.synapses.synapses import Synapses
-
         if not isinstance(synapses, Synapses):
             raise TypeError(f"Rule '{self.name}': apply_to needs a Synapses object, got {synapses!r}.")
         if (on is None) == (every is None):
@@ -381,24 +382,12 @@ class HeteroRule(Function, Group):
                 "has no threshold, so its neurons never spike."
             )
         bound = _NeuronRule(self, caller)
-        call = "hetero_applied = rule(i)"
-        # One synapse from each target neuron onto itself: its on_pre code
-        # runs once per spike of the neuron, its run_regularly code once per
-        # neuron, on every target, with i the neuron's index.
-        # (periodically, it runs only at its period: its clock is the period)
-        obj = Synapses(
-            target, target, on_pre=call if on else None, namespace={"rule": bound},
-            dt=None if on else every,
+        obj = brian_compat.RuleRunner(
+            target, bound.c_name.lstrip("_"), bound, every=every,
+            when=when or ("synapses" if on else "end"), order=order,
             name=name or f"{self.name}_{synapses.name}_{'post_spike' if on else 'every'}*",
         )
-        obj.connect(j="i")
-        if on:
-            obj.pre.when = when or "synapses"
-            obj.pre.order = order
-        else:
-            obj.run_regularly(call, dt=every, when=when or "end", order=order)
         synapses.contained_objects.append(obj)
-        bound.runner = weakref.ref(obj)
         return obj
 
     def run_regularly(self, *args, **kwds):
@@ -584,6 +573,7 @@ class _NeuronRule(Function):
             stateless=False,
         )
         kwds = dict(caller=caller, mode="neuron", fname=self.c_name)
+        cpp = functools.partial(rule._cpp_code, **kwds)
         self.implementations.add_dynamic_implementation(
             "numpy", lambda owner: self._numpy(owner, **kwds)
         )
@@ -594,12 +584,8 @@ class _NeuronRule(Function):
             name=self.c_name,
         )
         self.implementations.add_dynamic_implementation(
-            "cpp", lambda owner: self._cpp(owner, **kwds), namespace=lambda owner: {}, name=self.c_name
+            "cpp", cpp, namespace=lambda owner: {}, name=self.c_name
         )
-
-    def _cpp(self, owner, **kwds):
-        brian_compat.declare_contained_synapses(get_device(), self.runner())
-        return self.rule._cpp_code(owner, **kwds)
 
     def _numpy(self, owner, **kwds):
         function = self.rule._numpy_code(owner, **kwds)

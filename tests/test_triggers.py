@@ -74,12 +74,24 @@ def simulate(target_name):
         S2.w = W_INIT
         mean = HeteroRule(TOWARD_MEAN, parameters={"beta": 0.3}, name="trig_mean")
         mean.apply_to(S2, every=PERIOD_STEPS * defaultclock.dt)
-        Network(P, G, S, spikes, H, S2).run(N_STEPS * defaultclock.dt)
+        # spikes of a subgroup at an offset; the neuron before it spikes too
+        K = NeuronGroup(N + 1, "v : 1", threshold="v > 1.5", reset="v = 0", name="trig_sub_targets")
+        S3 = Synapses(P, K[1:], "w : 1", on_pre="v_post += 1", name="trig_sub_syn")
+        S3.connect(i=PRE, j=POST)
+        S3.w = W_INIT
+        drive = Synapses(P, K[:1], on_pre="v_post += 1", name="trig_sub_drive")
+        drive.connect()
+        norm3 = normalise_multiplicative(W_total=2.0, eta=0.5, name="trig_sub_norm")
+        norm3.apply_to(S3, on="post_spike")
+        spikes3 = SpikeMonitor(K, name="trig_sub_spikes")
+        Network(P, G, S, spikes, H, S2, K, S3, drive, spikes3).run(N_STEPS * defaultclock.dt)
         _results[target_name] = dict(
             w=np.array(S.w[:]),
             spike_i=np.array(spikes.i[:]),
             w2=np.array(S2.w[:]),
             spread=np.array(H.spread[:]),
+            w3=np.array(S3.w[:]),
+            spike_i3=np.array(spikes3.i[:]),
         )
     finally:
         t.reset()
@@ -94,6 +106,19 @@ def test_once_per_spike_of_the_target(target_name):
     for j in result["spike_i"]:
         ref_multiplicative(w, [k for k in range(len(w)) if POST[k] == j])
     np.testing.assert_allclose(result["w"], w, rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("target_name", TARGETS)
+def test_once_per_spike_of_a_subgroup_target(target_name):
+    result = simulate(target_name)
+    spiking = list(result["spike_i3"])
+    assert spiking.count(0) >= 3  # the neuron outside the target spiked
+    assert len([k for k in spiking if k > 0]) >= 3  # the trigger fired
+    w = list(W_INIT)
+    for k in spiking:
+        if k > 0:  # neuron k of the group is neuron k - 1 of the target
+            ref_multiplicative(w, [s for s in range(len(w)) if POST[s] == k - 1])
+    np.testing.assert_allclose(result["w3"], w, rtol=0, atol=TOLERANCE)
 
 
 @pytest.mark.parametrize("target_name", TARGETS)
