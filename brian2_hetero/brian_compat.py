@@ -147,7 +147,8 @@ class RuleRunner(CodeRunner):
     about 10 µs per time step even when no neuron spiked; there the runner
     calls the function that Brian's code object holds (its ``namespace``
     maps the function's name to its numpy implementation, brian2 2.6 to 2.11)
-    directly with the neurons, and only when there are any.
+    directly with the neurons, and only when there are any. On the Cython
+    target, the code object runs only in time steps with spikes.
     """
 
     def __init__(self, target, fname, function, every=None, when="synapses", order=0, name=None):
@@ -187,6 +188,10 @@ class RuleRunner(CodeRunner):
     def before_run(self, run_namespace):
         CodeRunner.before_run(self, {**run_namespace, self.fname: self.function})
         self.direct = None
+        if not isinstance(self.codeobj, NumpyCodeObject):  # standalone
+            return
+        if self.every is None:
+            spikespace = self.group.variables["_spikespace"].get_value()
         # (CythonCodeObject is a subclass of NumpyCodeObject)
         if type(self.codeobj) is NumpyCodeObject:
             function = self.codeobj.namespace[self.fname]
@@ -197,13 +202,20 @@ class RuleRunner(CodeRunner):
                     function(neurons)
 
             else:
-                spikespace = self.group.variables["_spikespace"].get_value()
                 offset = self.offset
 
                 def direct():
                     n = spikespace[-1]
                     if n:
                         function(spikespace[:n] - offset)
+
+            self.direct = direct
+        elif self.every is None:
+            codeobj = self.codeobj
+
+            def direct():
+                if spikespace[-1]:
+                    codeobj()
 
             self.direct = direct
 

@@ -213,7 +213,8 @@ class _Numpy(_Printer):
             else:
                 before.append(f"{st.name} = _reduce(_g, '{st.reduction}', {value}, {cond})")
         for x in code.sibling_writes(block):
-            before.append(f"_ptr_{x}[_k] = _np.broadcast_to({x}{SIBLING}, (_g.size,))")
+            # (a value the same for every sibling is broadcast by numpy)
+            before.append(f"_ptr_{x}[_k] = {x}{SIBLING}")
         for x in sorted(code.trigger & set(code.sibling_writes(block))):
             before.append(f"{x} = _ptr_{x}[_s]")
         # after the pass its sibling arrays hold what the arrays hold
