@@ -141,8 +141,9 @@ class RuleRunner(CodeRunner):
     neurons outside the target alone). Periods use the ``stateupdate``
     template, as ``Group.run_regularly`` does, on ``target`` itself.
 
-    The function is added to the namespace of every run under ``fname``, so
-    that the group's namespace is left alone. On the numpy target, Brian runs
+    The function is added to the namespace of every run under ``fname`` (or
+    ``fname`` with a number, if the group's own namespace or variables have
+    that name), so that the group's namespace is left alone. On the numpy target, Brian runs
     a numpy code object by executing its code in a namespace, which costs
     about 10 µs per time step even when no neuron spiked; there the runner
     calls the function that Brian's code object holds (its ``namespace``
@@ -159,12 +160,12 @@ class RuleRunner(CodeRunner):
         self.offset = int(target.start) if isinstance(target, Subgroup) else 0
         self.direct = None
         if every is None:
-            index = f"i - {self.offset}" if self.offset else "i"
+            self.index = f"i - {self.offset}" if self.offset else "i"
             CodeRunner.__init__(
                 self,
                 root,
                 "reset",
-                code=f"hetero_applied = {fname}({index})",
+                code="",  # see before_run
                 clock=root.clock,
                 when=when,
                 order=order,
@@ -177,16 +178,27 @@ class RuleRunner(CodeRunner):
                 self,
                 target,
                 "stateupdate",
-                code=f"hetero_applied = {fname}(i)",
+                code="",  # see before_run
                 dt=every,
                 when=when,
                 order=order,
                 name=name,
             )
+            self.index = "i"
         self.every = every
 
     def before_run(self, run_namespace):
-        CodeRunner.before_run(self, {**run_namespace, self.fname: self.function})
+        # The function's name must not be one the group's own namespace or
+        # variables define (Brian prefers those to the run's namespace), and
+        # the value it returns goes to a name no user variable can have.
+        group = self.group
+        taken = set(getattr(group, "namespace", None) or {}) | set(group.variables)
+        name, k = self.fname, 0
+        while name in taken:
+            k += 1
+            name = f"{self.fname}_{k}"
+        self.abstract_code = f"_hetero_returned = {name}({self.index})"
+        CodeRunner.before_run(self, {**run_namespace, name: self.function})
         self.direct = None
         if not isinstance(self.codeobj, NumpyCodeObject):  # standalone
             return
@@ -194,7 +206,7 @@ class RuleRunner(CodeRunner):
             spikespace = self.group.variables["_spikespace"].get_value()
         # (CythonCodeObject is a subclass of NumpyCodeObject)
         if type(self.codeobj) is NumpyCodeObject:
-            function = self.codeobj.namespace[self.fname]
+            function = self.codeobj.namespace[name]
             if self.every is not None:
                 neurons = np.arange(len(self.target))
 

@@ -317,7 +317,11 @@ class HeteroRule(Function, Group):
             The scheduling slot, one of ``prefs.core.network.default_schedule``
             (e.g. ``'before_end'``). Defaults to ``'synapses'`` for spikes
             (after the ``on_pre`` code of ``synapses``) and ``'end'`` for
-            periods.
+            periods. For spikes, a slot before ``'thresholds'`` sees the
+            spikes of the previous time step (those of a run's last step are
+            not applied), and in ``'thresholds'`` itself the order against
+            the target's threshold follows the objects' names: use
+            ``'after_thresholds'`` or later.
         order : int, optional
             The order within the slot. Defaults to 0.
         name : str, optional
@@ -354,7 +358,7 @@ class HeteroRule(Function, Group):
                 raise TypeError(f"Rule '{self.name}': every must be a time, got every={every!r}.")
             fail_for_dimension_mismatch(every, second, f"Rule '{self.name}': every must be a time, got every={every!r}")
             if not float(every) > 0 or not np.isfinite(float(every)):
-                raise ValueError(f"Rule '{self.name}': every must be positive, got every={every!r}.")
+                raise ValueError(f"Rule '{self.name}': every must be a positive, finite time, got every={every!r}.")
         slots = list(prefs["core.network.default_schedule"])
         if when is not None and not (
             isinstance(when, str)
@@ -383,7 +387,7 @@ class HeteroRule(Function, Group):
             )
         bound = _NeuronRule(self, caller)
         obj = brian_compat.RuleRunner(
-            target, bound.c_name.lstrip("_"), bound, every=every,
+            target, bound.c_name, bound, every=every,
             when=when or ("synapses" if on else "end"), order=order,
             name=name or f"{self.name}_{synapses.name}_{'post_spike' if on else 'every'}*",
         )

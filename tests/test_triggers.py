@@ -4,6 +4,7 @@ target, against plain-Python references written here."""
 import numpy as np
 import pytest
 from brian2 import (
+    Function,
     Network,
     NeuronGroup,
     SpikeGeneratorGroup,
@@ -50,6 +51,9 @@ def ref_toward_mean(w, sib, spread, j, beta=0.3):
 
 _results = {}
 
+# a function that changes nothing (and has no C++ or Cython code)
+DECOY = Function(lambda i: 0.0 * i, arg_units=[1], return_unit=1, stateless=False)
+
 
 def simulate(target_name):
     if target_name in _results:
@@ -60,20 +64,24 @@ def simulate(target_name):
         defaultclock.dt = 0.1 * ms
         P = spike_inputs(M, SPIKES, "trig_inputs")
         # the neurons spike at their second input spike, whatever the weights
-        G = NeuronGroup(N, "v : 1", threshold="v > 1.5", reset="v = 0", name="trig_targets")
+        G = NeuronGroup(N, "v : 1", threshold="v > 1.5", reset="v = 0", name="trig_targets",
+                        namespace={})
         S = Synapses(P, G, "w : 1", on_pre="v_post += 1", name="trig_syn")
         S.connect(i=PRE, j=POST)
         S.w = W_INIT
         norm = normalise_multiplicative(W_total=2.0, eta=0.5, name="trig_norm")
-        norm.apply_to(S, on="post_spike")
+        applier = norm.apply_to(S, on="post_spike")
+        # a function of the target's namespace with the name the rule's
+        # object would give its function must not replace it
+        G.namespace[applier.fname] = DECOY
         spikes = SpikeMonitor(G, name="trig_spikes")
         # every T, onto a subgroup at an offset
-        H = NeuronGroup(N + 2, "spread : 1", name="trig_periodic_targets")
+        H = NeuronGroup(N + 2, "spread : 1", name="trig_periodic_targets", namespace={})
         S2 = Synapses(P, H[2:], "w : 1", name="trig_periodic_syn")
         S2.connect(i=PRE, j=POST)
         S2.w = W_INIT
         mean = HeteroRule(TOWARD_MEAN, parameters={"beta": 0.3}, name="trig_mean")
-        mean.apply_to(S2, every=PERIOD_STEPS * defaultclock.dt)
+        H.namespace[mean.apply_to(S2, every=PERIOD_STEPS * defaultclock.dt).fname] = DECOY
         # spikes of a subgroup at an offset; the neuron before it spikes too
         K = NeuronGroup(N + 1, "v : 1", threshold="v > 1.5", reset="v = 0", name="trig_sub_targets")
         S3 = Synapses(P, K[1:], "w : 1", on_pre="v_post += 1", name="trig_sub_syn")
@@ -150,7 +158,7 @@ def _synapses(threshold="v > 1"):
         (dict(on="post_spike", every=1 * ms), TypeError, "give apply_to one trigger"),
         (dict(on="pre_spike"), ValueError, "on must be 'post_spike'"),
         (dict(every=1), Exception, "every must be a time"),
-        (dict(every=-1 * ms), ValueError, "every must be positive"),
+        (dict(every=-1 * ms), ValueError, "every must be a positive, finite time"),
         (dict(every=1 * ms, when="nonsense"), ValueError, "when must be a slot of Brian's schedule"),
         (dict(every=1 * ms, when=3), ValueError, "got when=3"),
         (dict(every=1 * ms, when="before_after_end"), ValueError, "got when='before_after_end'"),
