@@ -143,9 +143,10 @@ class RuleRunner(CodeRunner):
 
     The function is added to the namespace of every run under ``fname`` (or
     ``fname`` with a number, if the group's own namespace or variables have
-    that name), so that the group's namespace is left alone. On the numpy target, Brian runs
-    a numpy code object by executing its code in a namespace, which costs
-    about 10 µs per time step even when no neuron spiked; there the runner
+    that name), so that the group's namespace is left alone. On the numpy
+    target, Brian runs a numpy code object by executing its code in a
+    namespace, which costs about 10 µs per time step even when no neuron
+    spiked; there the runner
     calls the function that Brian's code object holds (its ``namespace``
     maps the function's name to its numpy implementation, brian2 2.6 to 2.11)
     directly with the neurons, and only when there are any. On the Cython
