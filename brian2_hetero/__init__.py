@@ -33,6 +33,6 @@ __all__ = [
     "HeteroCompileError",
     "RuleSyntaxError",
 ]
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 brian_compat.install()
