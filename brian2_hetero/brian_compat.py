@@ -160,8 +160,9 @@ class RuleRunner(CodeRunner):
         self.function = function
         self.offset = int(target.start) if isinstance(target, Subgroup) else 0
         self.direct = None
+        # (the spike code runs on the parent group of a subgroup)
+        self.index = f"i - {self.offset}" if every is None and self.offset else "i"
         if every is None:
-            self.index = f"i - {self.offset}" if self.offset else "i"
             CodeRunner.__init__(
                 self,
                 root,
@@ -185,7 +186,6 @@ class RuleRunner(CodeRunner):
                 order=order,
                 name=name,
             )
-            self.index = "i"
         self.every = every
 
     def before_run(self, run_namespace):

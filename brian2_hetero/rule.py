@@ -564,7 +564,7 @@ class _NeuronRule(Function):
     _hetero_rule = False
 
     def __init__(self, rule, caller):
-        self.rule, self.caller = rule, caller
+        self.rule = rule
         self.c_name = f"_hetero_{rule.name}_{caller.synapses.name}_neuron"
         Function.__init__(
             self,
@@ -577,18 +577,17 @@ class _NeuronRule(Function):
             stateless=False,
         )
         kwds = dict(caller=caller, mode="neuron", fname=self.c_name)
-        cpp = functools.partial(rule._cpp_code, **kwds)
         self.implementations.add_dynamic_implementation(
-            "numpy", lambda owner: self._numpy(owner, **kwds)
+            "numpy", functools.partial(self._numpy, **kwds)
         )
         self.implementations.add_dynamic_implementation(
             "cython",
-            lambda owner: rule._cython_code(owner, **kwds),
+            functools.partial(rule._cython_code, **kwds),
             namespace=lambda owner: rule._cython_namespace(owner, caller=caller),
             name=self.c_name,
         )
         self.implementations.add_dynamic_implementation(
-            "cpp", cpp, namespace=lambda owner: {}, name=self.c_name
+            "cpp", functools.partial(rule._cpp_code, **kwds), namespace=lambda owner: {}, name=self.c_name
         )
 
     def _numpy(self, owner, **kwds):
