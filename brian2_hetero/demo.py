@@ -51,7 +51,7 @@ def simulate(target, directory):
         G.pool = POOL
         getw = bugmann2012(W0=W0, eta=ETA)
         S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)")
-        S.connect()
+        S.connect(i=np.arange(M), j=0)  # all to all, with the number of synapses known in standalone
         S.w = 0
         weights = StateMonitor(S, "w", record=np.arange(M))
         pool = StateMonitor(G, "pool", record=0)
