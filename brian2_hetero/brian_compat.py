@@ -8,6 +8,7 @@ template for every `Synapses` whose code reads ``i``.
 """
 
 import logging
+import os
 import re
 import sys
 from collections import namedtuple
@@ -25,6 +26,7 @@ from brian2.codegen.templates import LazyTemplateLoader
 from brian2.core.network import Network
 from brian2.groups.group import CodeRunner
 from brian2.groups.subgroup import Subgroup
+from brian2.synapses.synapses import Synapses
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.utils.logger import get_logger
 
@@ -35,6 +37,7 @@ __all__ = [
     "after_run_hooks",
     "run_args_hooks",
     "RuleRunner",
+    "summed_targets",
 ]
 
 logger = get_logger(__name__)
@@ -317,18 +320,74 @@ def _report_swallowed_compile_errors():
     CythonCodeObject.compile_block = compile_block
 
 
+#: Callables ``hook(synapses)`` run before synapses are added to a
+#: `Synapses` while a network runs; see `_check_resize_during_run`.
+resize_during_run_hooks = []
+
+
+def _check_resize_during_run():
+    """
+    Brian lets a `network_operation` add synapses in the middle of a run
+    (``S.connect(...)``), which resizes the arrays the rule's compiled code
+    holds. Wrap ``Synapses._resize(number)`` (the method every way of
+    creating synapses calls, brian2 2.6 to 2.11) so that such a resize,
+    found by a ``Network.run`` on the stack, can be refused first.
+    """
+    original = Synapses._resize
+    if getattr(original, "_brian2_hetero", False):
+        return
+
+    def _resize(self, number):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "run" and isinstance(frame.f_locals.get("self"), Network):
+                for hook in list(resize_during_run_hooks):
+                    hook(self)
+                break
+            frame = frame.f_back
+        return original(self, number)
+
+    _resize._brian2_hetero = True
+    Synapses._resize = _resize
+
+
+def summed_targets():
+    """
+    The `Variable` objects that a summed variable of some `Synapses`
+    overwrites every time step. Brian does not say this of a variable; each
+    `Synapses` knows its ``summed_updaters`` (name -> updater with the
+    ``target_var`` it writes), and ``Synapses.__instances__()`` (Brian's
+    instance tracking, brian2 2.6 to 2.11) lists every `Synapses`.
+    """
+    found = []
+    for ref in Synapses.__instances__():
+        synapses = ref()
+        for updater in getattr(synapses, "summed_updaters", {}).values():
+            found.append((updater.target_var, synapses))
+    return found
+
+
 #: Callables ``hook(run_args)`` run with the mapping a standalone project is
-#: run with; see `_check_run_args`.
+#: run with; see `_wrap_standalone_run`.
 run_args_hooks = []
 
+#: The file in which a standalone program reports values that left their
+#: range during a run (see templates/cpp/after_run.cpp.jinja).
+STANDALONE_REPORT = "brian2_hetero_errors.txt"
 
-def _check_run_args():
+
+def _wrap_standalone_run():
     """
     Brian's standalone program prints an error for a value of ``run_args`` it
-    cannot read and runs on with the old value. Wrap
+    cannot read and runs on with the old value; and a program that stops
+    with an error leaves Brian no results to read. Wrap
     ``CPPStandaloneDevice.run(directory, results_directory, with_output,
     run_args)`` (the same in brian2 2.6 to 2.11) so that values meant for a
-    rule's variables are checked before the program starts.
+    rule's variables are checked before the program starts, and values that
+    left their range during the run (which the program reports in a file of
+    its results directory, ``device.results_dir``, and goes on) raise a
+    `FloatingPointError` after Brian has read the results, as on the runtime
+    targets.
     """
     original = CPPStandaloneDevice.run
     if getattr(original, "_brian2_hetero", False):
@@ -338,7 +397,15 @@ def _check_run_args():
         if isinstance(run_args, Mapping):
             for hook in list(run_args_hooks):
                 hook(run_args)
-        return original(self, directory, results_directory, with_output, run_args)
+        result = original(self, directory, results_directory, with_output, run_args)
+        report = os.path.join(self.results_dir or "", STANDALONE_REPORT)
+        if os.path.isfile(report):
+            with open(report) as f:
+                found = [line.strip() for line in f if line.strip()]
+            if found:
+                more = f" ({len(found) - 1} more in {report})" if len(found) > 1 else ""
+                raise FloatingPointError(found[0] + more)
+        return result
 
     run._brian2_hetero = True
     CPPStandaloneDevice.run = run
@@ -409,4 +476,5 @@ def install():
     _report_swallowed_compile_errors()
     _filter_rule_order_warning()
     _run_after_run_hooks()
-    _check_run_args()
+    _wrap_standalone_run()
+    _check_resize_during_run()

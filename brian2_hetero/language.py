@@ -24,6 +24,7 @@ starts a new one.
 """
 
 import ast
+import keyword
 from dataclasses import dataclass, field
 
 from brian2.core.namespace import DEFAULT_UNITS
@@ -38,18 +39,10 @@ FUNCTIONS = ("abs", "sqrt", "exp", "log", "floor", "ceil", "clip", "int")
 CONSTANTS = ("pi", "e", "inf", "True", "False")
 INDICES = ("i", "j")
 SIBLING, POST = "_sib", "_post"
-# Names a rule may not use for its own values: reserved words of the
-# generated C++ and Cython code.
-_RESERVED = {
-    "and", "or", "not", "if", "else", "for", "while", "in", "is", "return", "def", "class",
-    "double", "float", "int", "long", "char", "bool", "void", "const", "static", "inline",
-    "cdef", "cpdef", "cimport", "struct", "union", "new", "delete", "this", "auto", "case",
-    "switch", "default", "do", "goto", "register", "signed", "unsigned", "sizeof", "typedef",
-    "extern", "volatile", "template", "namespace", "using", "operator", "lambda", "None",
-    "nogil", "with", "try", "except", "finally", "raise", "import", "from", "pass", "del",
-    "global", "assert", "yield", "break", "continue", "true", "false", "NULL", "INFINITY",
-    "std", "brian", "pow", "fabs", "np", "numpy",
-} | set(REDUCTIONS) | set(FUNCTIONS) | set(CONSTANTS)
+# Names a rule may not use for its own values: the language's own. (Every
+# name of a rule is prefixed in generated code, see printer.c_name, so no
+# name of C, Cython or numpy can collide with it.)
+_RESERVED = set(keyword.kwlist) | set(REDUCTIONS) | set(FUNCTIONS) | set(CONSTANTS)
 _OPERATORS = {"=": None, "+=": "+", "-=": "-", "*=": "*", "/=": "/"}
 
 
@@ -90,6 +83,28 @@ class Block:
                 if text:
                     found |= _names(ast.parse(text, mode="eval"))
         return found
+
+
+#: How deeply a rule's expressions may nest (Brian's renderers recurse once
+#: per level, and a compiler has limits too).
+MAX_DEPTH = 100
+
+
+def _depth(tree):
+    """The depth of an expression's tree, or None if it is deeper than
+    Python can walk."""
+    try:
+        return 1 + max((_depth(child) for child in ast.iter_child_nodes(tree)), default=0)
+    except RecursionError:
+        return None
+
+
+def _fits(number):
+    try:
+        float(number)
+    except OverflowError:
+        return False
+    return True
 
 
 def _constant_zero(node):
@@ -168,7 +183,7 @@ class RuleCode:
         # x is a variable of the synapses wherever x_sib appears
         for st in statements:
             for text in (st.name, st.expr, st.condition):
-                for used in _names(ast.parse(text, mode="eval")) if text else ():
+                for used in _names(self._parse(text, st.line)) if text else ():
                     if self._role(used) == "sibling" and used != "i" + SIBLING:
                         self.synaptic.add(used[: -len(SIBLING)])
         for st in statements:
@@ -215,7 +230,14 @@ class RuleCode:
         except SyntaxError as exc:
             self._fail(line, f"'{text}' is not an expression ({exc.msg}).")
         except RecursionError:
-            self._fail(line, "the expression is too deeply nested; split it into several statements.")
+            tree = None
+        depth = _depth(tree) if tree is not None else None
+        if depth is None or depth > MAX_DEPTH:
+            self._fail(
+                line,
+                f"the expression is nested more than {MAX_DEPTH} levels deep (a sum of "
+                f"{MAX_DEPTH} terms is that deep); split it into several statements.",
+            )
         for node in ast.walk(tree):
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _constant_zero(node.right):
                 # (C compilers may turn a constant division by zero into a crash)
@@ -228,6 +250,8 @@ class RuleCode:
                 self._fail(line, f"write the chained comparison '{ast.unparse(node)}' with 'and'.")
             if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, bool)):
                 self._fail(line, f"{node.value!r} is not a number.")
+            if isinstance(node, ast.Constant) and isinstance(node.value, int) and not _fits(node.value):
+                self._fail(line, f"{node.value} is too large for a float64.")
             if isinstance(node, ast.Call):
                 if not isinstance(node.func, ast.Name):
                     self._fail(line, f"'{ast.unparse(node)}' is not a function call a rule can make.")
@@ -247,8 +271,8 @@ class RuleCode:
             self._fail(line, "names and operators must be ASCII characters.")
         try:
             var, op, expr, _ = parse_statement(line)
-        except ValueError:
-            self._fail(line, "not a statement of the form 'name = expression'.")
+        except (ValueError, SyntaxError, RecursionError):
+            self._fail(line, "not a statement of the form 'name = expression' that Brian can parse.")
         if op not in _OPERATORS:
             self._fail(line, f"the operator '{op}' is not supported; use =, +=, -=, *= or /=.")
         expr = expr.strip()
@@ -331,14 +355,16 @@ class RuleCode:
 
     def _add(self, st):
         line = st.line
-        self._pass_locals = self._current_pass_locals()
         reduced_here = self._current_pass_reductions()
         trees = [self._parse(st.expr, line)] + ([self._parse(st.condition, line)] if st.condition else [])
+        used = set().union(*(_names(t) for t in trees))
+        # a statement that reads a reduction of the current pass starts a new
+        # pass, in which the sibling values of this one are gone
+        self._pass_locals = set() if used & reduced_here else self._current_pass_locals()
         level = "scalar"
         for tree in trees:
             if self._level(tree, line) == "sibling":
                 level = "sibling"
-        used = set().union(*(_names(t) for t in trees))
         role = self._role(st.name)
         if role in ("parameter", "index", "constant") or st.name == "i" + SIBLING:
             self._fail(line, f"'{st.name}' cannot be written: it is {'a parameter' if role == 'parameter' else 'an index' if role != 'constant' else 'a constant'} of the rule.")

@@ -1,50 +1,144 @@
 """
 Per-target printers of a rule's statements (`RuleCode`): each turns the
-statements into the lines that the target's ``rule`` template places in its
+statements into the lines that the target's templates place in the rule's
 function, with Brian's own expression renderers doing the expressions.
 
-Names in the generated code: a variable ``x`` of the spiking synapse, ``x_post``
-of the target and ``x_sib`` of a sibling, the parameters, the local values and
-the indices keep the names they have in the rule (none starts with an
-underscore); the template's own names all start with one. Arrays: ``_ptr_x``
-(synaptic variable ``x``), ``_ptr_post_x`` (target variable ``x``).
+There are two printers: C (one function, compiled by Cython and by
+cpp_standalone alike) and numpy. Both implement the semantics of the README's
+"Semantics" section: every value is a float64, numbers are float64
+literals, ``/`` is true division, ``int`` truncates toward zero to a float,
+``clip(x, low, high)`` is ``min(max(x, low), high)``, ``**`` is the C
+library's ``pow``, NaN in a ``max``, ``min`` or ``argmax`` gives NaN, and
+``sum`` adds in eight interleaved running sums (see `LANES`).
+
+Names in the generated code: every name of the rule (a variable ``x`` of the
+spiking synapse, ``x_post``, ``x_sib``, a parameter, a local value, an index)
+is printed as ``_v_<name>``, so that no name a rule may use can collide with
+a name of the generated code or of its language; the templates' own names
+start with another underscore prefix. Arrays: ``_ptr_x`` (synaptic variable
+``x``), ``_ptr_post_x`` (target variable ``x``).
 """
 
 import ast
+import math
 
 import numpy as np
-from brian2.codegen.generators.cython_generator import CythonNodeRenderer
 from brian2.parsing.rendering import CPPNodeRenderer, NumpyNodeRenderer
 from brian2.utils.stringtools import word_substitute
 
-from .language import POST, SIBLING, _names
+from .language import SIBLING, _names
 
-__all__ = ["print_rule"]
+__all__ = ["print_rule", "check_renderable", "LANES", "c_name", "pairwise"]
 
-_NUMBERS = {"pi": repr(float(np.pi)), "e": repr(float(np.e))}
+#: ``sum`` and ``count`` add the k-th sibling's value to running sum
+#: ``k % LANES`` (each in sibling order, from 0.0), then combine the sums
+#: pairwise, ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)): a fixed
+#: order that numpy reproduces and that lets C overlap eight additions.
+LANES = 8
+_CONSTANTS = {"pi": float(np.pi), "e": float(np.e), "inf": math.inf, "True": 1.0, "False": 0.0}
+
+
+def c_name(name):
+    """The name of a rule's value ``name`` in generated code."""
+    return f"_v_{name}"
+
+
+class _Generated(ast.NodeTransformer):
+    """A rule expression as generated code sees it: names prefixed, numbers
+    and constants as floats."""
+
+    def visit_Name(self, node):
+        if node.id in _CONSTANTS:
+            return ast.copy_location(ast.Constant(_CONSTANTS[node.id]), node)
+        return ast.copy_location(ast.Name(id=c_name(node.id), ctx=node.ctx), node)
+
+    def visit_Constant(self, node):
+        return ast.copy_location(ast.Constant(float(node.value)), node)
+
+    def visit_Call(self, node):
+        node.args = [self.visit(arg) for arg in node.args]
+        return node
+
+
+def _generated(text):
+    return _Generated().visit(ast.parse(text, mode="eval")).body
+
+
+class _CRenderer(CPPNodeRenderer):
+    """Brian's C++ renderer, for operands that are all doubles."""
+
+    def __init__(self, functions):
+        super().__init__()
+        self.functions = functions
+
+    def render_func(self, node):
+        return self.functions.get(node.id, node.id)
+
+    def render_Constant(self, node):
+        value = float(node.value)
+        if math.isinf(value):
+            return "INFINITY" if value > 0 else "(-INFINITY)"
+        return repr(value)
+
+    def render_BinOp(self, node):
+        name = node.op.__class__.__name__
+        if name == "Pow":
+            return f"{self.functions['_pow']}({self.render_node(node.left)}, {self.render_node(node.right)})"
+        if name == "Div":  # both operands are doubles: a true division
+            return f"{self.render_element_parentheses(node.left)} / {self.render_element_parentheses(node.right)}"
+        return super().render_BinOp(node)
+
+
+class _NumpyRenderer(NumpyNodeRenderer):
+    """Brian's numpy renderer, with float64 truth values (C's 0 and 1): a
+    comparison, ``and``, ``or`` and ``not`` give 1.0 or 0.0, so that
+    ``(a > b) + (c > d)`` is 2.0 as in C, not a logical or."""
+
+    functions = {
+        "abs": "_np.abs", "sqrt": "_np.sqrt", "exp": "_np.exp", "log": "_np.log",
+        "floor": "_np.floor", "ceil": "_np.ceil", "clip": "_clip", "int": "_int",
+    }
+
+    def render_func(self, node):
+        return self.functions.get(node.id, node.id)
+
+    def render_Constant(self, node):
+        value = float(node.value)
+        if math.isinf(value):
+            return "_np.inf" if value > 0 else "(-_np.inf)"
+        return repr(value)
+
+    def render_BinOp(self, node):
+        if node.op.__class__.__name__ == "Pow":
+            return f"_pow({self.render_node(node.left)}, {self.render_node(node.right)})"
+        return super().render_BinOp(node)
+
+    def render_Compare(self, node):
+        return f"_truth({super().render_Compare(node)})"
+
+    def render_BoolOp(self, node):
+        values = ", ".join(self.render_node(v) for v in node.values)
+        kind = "and" if isinstance(node.op, ast.And) else "or"
+        return f"_{kind}({values})"
+
+    def render_UnaryOp(self, node):
+        if isinstance(node.op, ast.Not):
+            return f"_truth(_np.logical_not({self.render_node(node.operand)}))"
+        return super().render_UnaryOp(node)
 
 
 class _Printer:
-    renderer = None
-    functions = {}
-
     def __init__(self, code, fname):
         self.code = code
         self.fname = fname
 
-    def expr(self, text, sibling=False):
-        """Render an expression of the rule for this target."""
-        text = word_substitute(text, _NUMBERS)
-        rendered = self.renderer.render_expr(text)
-        names = {k: v.format(fname=self.fname) for k, v in self.functions.items()}
-        if sibling:
-            names.update(self.sibling_names())
-        return word_substitute(rendered, names)
-
-    def sibling_names(self):
-        return {}
-
-    # the parts of the function --------------------------------------------
+    def expr(self, text, spread=()):
+        """Render an expression of the rule for this target; names in
+        ``spread`` are per-event values read per sibling."""
+        rendered = self.renderer.render_node(_generated(text))
+        if spread:
+            rendered = word_substitute(rendered, {c_name(n): f"_spread{c_name(n)}" for n in spread})
+        return rendered
 
     def blocks(self):
         """The printed blocks; afterwards ``unstored`` lists the variables of
@@ -53,7 +147,8 @@ class _Printer:
         self._unstored = set()
         for block in self.code.blocks:
             if block.kind == "scalar":
-                out.append(dict(kind="scalar", lines=[self.assign(st.name, self.expr(st.expr)) for st in block.statements]))
+                out.append(dict(kind="scalar", lines=[self.assign(c_name(st.name), self.expr(st.expr))
+                                                      for st in block.statements]))
                 self._unstored |= {st.name for st in block.statements} & self.code.trigger
             else:
                 out.append(self.pass_(block))
@@ -69,90 +164,75 @@ class _Printer:
     def unstored(self):
         return sorted(self._unstored)
 
-    def written_post(self):
-        return sorted(n[: -len(POST)] for n in self.code.written if n.endswith(POST))
 
+class _C(_Printer):
+    """C, for Cython and cpp_standalone: one loop over the siblings per pass,
+    with the sibling's index ``_sk`` and its position ``_k``."""
 
-class _CLike(_Printer):
-    """C++ and Cython share their structure; they differ in syntax."""
+    def __init__(self, code, fname):
+        super().__init__(code, fname)
+        self.renderer = _CRenderer({
+            "abs": "fabs", "int": "trunc", "clip": f"{fname}_clip", "_pow": f"{fname}_pow",
+        })
+
+    @staticmethod
+    def assign(name, value):
+        return f"{name} = {value};"
+
+    @staticmethod
+    def when(cond, lines):
+        # (always a block of its own: its declarations stay in it)
+        return ([] if cond is None else [f"if ({cond})"]) + ["{"] + ["    " + line for line in lines] + ["}"]
 
     def pass_(self, block):
         code = self.code
-        before = [self.store(f"_ptr_{x}", "_s", x) for x in self.store_before_pass()]
+        before = [f"_ptr_{x}[_s] = {c_name(x)};" for x in self.store_before_pass()]
         body, after = [], []
         if _needs_i_sib(block):
-            body.append(self.assign("i" + SIBLING, f"_ptr_pre[_sk] - _source_offset"))
+            body.append(self.assign(c_name("i" + SIBLING), "(double)(_ptr_pre[_sk] - _source_offset)"))
         for x in code.sibling_reads(block):
-            body.append(self.assign(x + SIBLING, f"_ptr_{x}[_sk]"))
+            body.append(self.assign(c_name(x + SIBLING), f"_ptr_{x}[_sk]"))
         for st in block.statements:
-            if st.kind != "reduction":
-                body.append(self.assign(st.name, self.expr(st.expr, sibling=True)))
+            if st.reduction is None:
+                body.append(self.assign(c_name(st.name), self.expr(st.expr)))
                 continue
-            value = self.expr(st.expr, sibling=True)
-            cond = self.expr(st.condition, sibling=True) if st.condition else None
-            n = st.name
+            # Reductions collect into _r<name> and assign the value after the
+            # loop: statements of the pass read the value the name had before.
+            value = self.expr(st.expr)
+            cond = self.expr(st.condition) if st.condition else None
+            r = f"_r{c_name(st.name)}"
             if st.reduction in ("sum", "count"):
-                before.append(self.assign(n, "0.0"))
-                body += self.when(cond, [self.assign(n, f"{n} + ({value})")])
+                before.append(f"double {r}[{LANES}] = {{{', '.join(['0.0'] * LANES)}}};")
+                body += self.when(cond, [f"{r}[_k % {LANES}] += {value};"])
+                after.append(self.assign(c_name(st.name), pairwise([f"{r}[{k}]" for k in range(LANES)])))
             elif st.reduction in ("max", "min"):
-                before.append(self.assign(n, ("-" if st.reduction == "max" else "") + self.inf))
+                before.append(f"double {r} = {'-' if st.reduction == 'max' else ''}INFINITY;")
                 op = ">" if st.reduction == "max" else "<"
-                body += self.when(cond, [self.assign(f"_v_{n}", value)]
-                                  + self.when(f"_v_{n} {op} {n}", [self.assign(n, f"_v_{n}")]))
+                # (NaN compares false: it is taken explicitly, and kept)
+                body += self.when(cond, [f"const double _u = {value};",
+                                         f"if (_u {op} {r} || _u != _u)", "{", f"    {r} = _u;", "}"])
+                after.append(self.assign(c_name(st.name), r))
             else:  # argmax: the i of the first sibling with the largest value
-                before += [self.assign(n, "-1.0"), self.assign(f"_v_{n}", "-" + self.inf)]
-                body += self.when(cond, [self.assign(f"_u_{n}", value)] + self.when(
-                    f"_u_{n} > _v_{n}", [self.assign(f"_v_{n}", f"_u_{n}"), self.assign(n, "i" + SIBLING)]))
+                before += [f"double {r} = -1.0;", f"double {r}_best = -INFINITY;"]
+                body += self.when(cond, [
+                    f"const double _u = {value};",
+                    f"if (_u != _u)", "{", f"    {r}_best = _u;", f"    {r} = _u;", "}",
+                    f"else if (_u > {r}_best)", "{", f"    {r}_best = _u;",
+                    f"    {r} = (double)(_ptr_pre[_sk] - _source_offset);", "}",
+                ])
+                after.append(self.assign(c_name(st.name), r))
         for x in code.sibling_writes(block):
-            body.append(self.store(f"_ptr_{x}", "_sk", x + SIBLING))
+            body.append(f"_ptr_{x}[_sk] = {c_name(x + SIBLING)};")
         for x in sorted(code.trigger & set(code.sibling_writes(block))):
-            after.append(self.assign(x, f"_ptr_{x}[_s]"))
+            after.append(self.assign(c_name(x), f"_ptr_{x}[_s]"))
         return dict(kind="pass", before=before, body=body, after=after)
 
-    def reductions(self):
-        """Temporaries of the reductions, for declarations."""
-        out = []
-        for block in self.code.passes():
-            for st in block.statements:
-                if st.reduction in ("max", "min"):
-                    out.append(f"_v_{st.name}")
-                elif st.reduction == "argmax":
-                    out += [f"_v_{st.name}", f"_u_{st.name}"]
-        return out
 
-
-class _CPP(_CLike):
-    renderer = CPPNodeRenderer()
-    functions = {"abs": "fabs", "clip": "{fname}_clip", "_brian_pow": "pow"}
-    inf = "INFINITY"
-
-    def assign(self, name, value):
-        return f"{name} = {value};"
-
-    def store(self, array, index, value):
-        return f"{array}[{index}] = {value};"
-
-    def when(self, cond, lines):
-        if cond is None:
-            return lines
-        return [f"if ({cond})", "{"] + ["    " + line for line in lines] + ["}"]
-
-
-class _Cython(_CLike):
-    renderer = CythonNodeRenderer()
-    functions = {"abs": "fabs", "clip": "{fname}_clip", "int": "{fname}_int", "inf": "INFINITY"}
-    inf = "INFINITY"
-
-    def assign(self, name, value):
-        return f"{name} = {value}"
-
-    def store(self, array, index, value):
-        return f"{array}[{index}] = {value}"
-
-    def when(self, cond, lines):
-        if cond is None:
-            return lines
-        return [f"if {cond}:"] + ["    " + line for line in lines]
+def pairwise(terms):
+    """The sum of ``terms`` (eight) as LANES says: ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7))."""
+    while len(terms) > 1:
+        terms = [f"({a} + {b})" for a, b in zip(terms[::2], terms[1::2])]
+    return terms[0]
 
 
 class _Numpy(_Printer):
@@ -160,18 +240,11 @@ class _Numpy(_Printer):
     values are arrays with one entry per spike, sibling values flat arrays of
     the siblings of all of them (``_counts`` per spike)."""
 
-    renderer = NumpyNodeRenderer()
-    functions = {
-        "abs": "_np.abs", "sqrt": "_np.sqrt", "exp": "_np.exp", "log": "_np.log",
-        "floor": "_np.floor", "ceil": "_np.ceil", "clip": "_np.clip", "int": "_int",
-        "logical_not": "_np.logical_not", "inf": "_np.inf",
-    }
+    renderer = _NumpyRenderer()
 
-    def assign(self, name, value):
+    @staticmethod
+    def assign(name, value):
         return f"{name} = {value}"
-
-    def sibling_names(self):
-        return {name: f"_spread_{name}" for name in self._spread}
 
     def blocks(self):
         # sibling arrays that still hold the values of the variables' arrays
@@ -182,7 +255,7 @@ class _Numpy(_Printer):
         code = self.code
         stored = self.store_before_pass()
         self._loaded -= set(stored)
-        before = [f"_ptr_{x}[_s] = {x}" for x in stored]
+        lines = [f"_ptr_{x}[_s] = {c_name(x)}" for x in stored]
         # Sub-expressions without sibling values are computed once per
         # spike, not once per sibling, and then spread over the siblings.
         hoisted, texts = {}, []
@@ -190,39 +263,41 @@ class _Numpy(_Printer):
             texts.append((st, _hoist(code, st.expr, hoisted),
                           _hoist(code, st.condition, hoisted) if st.condition else None))
         for name, text in hoisted.items():
-            before.append(self.assign(name, self.expr(text)))
+            lines.append(self.assign(c_name(name), self.expr(text)))
         used = set().union(*(_names(ast.parse(t, mode="eval")) for _, e, c in texts for t in (e, c) if t))
         per_event = {n for n, text in hoisted.items()
                      if any(code.is_scalar(m) for m in _names(ast.parse(text, mode="eval")))}
-        self._spread = sorted(n for n in used if n in per_event or code.is_scalar(n))
-        before += [f"_spread_{n} = _spread(_g, {n})" for n in self._spread]
+        spread = sorted(n for n in used if n in per_event or code.is_scalar(n))
+        lines += [f"_spread{c_name(n)} = _spread(_g, {c_name(n)})" for n in spread]
         if _needs_i_sib(block) and "i" + SIBLING not in self._loaded:
-            before.append(f"i{SIBLING} = _ptr_pre[_k] - _source_offset")
+            lines.append(f"{c_name('i' + SIBLING)} = _float(_ptr_pre[_k] - _source_offset)")
             self._loaded.add("i" + SIBLING)  # the same in every pass
         for x in code.sibling_reads(block):
             if x not in self._loaded:
-                before.append(f"{x}{SIBLING} = _gather(_ptr_{x}, _k)")
+                lines.append(f"{c_name(x + SIBLING)} = _gather(_ptr_{x}, _k)")
+        # reductions are assigned after the pass (see _C.pass_)
+        reduced = []
         for st, expr, condition in texts:
-            value = self.expr(expr, sibling=True)
-            if st.kind != "reduction":
-                before.append(self.assign(st.name, value))
+            value = self.expr(expr, spread)
+            if st.reduction is None:
+                lines.append(self.assign(c_name(st.name), value))
                 continue
-            cond = self.expr(condition, sibling=True) if condition else "None"
+            cond = self.expr(condition, spread) if condition else "None"
+            r = f"_r{c_name(st.name)}"
             if st.reduction == "argmax":
-                before.append(f"{st.name} = _argmax(_g, {value}, {cond}, i{SIBLING})")
+                lines.append(f"{r} = _argmax(_g, {value}, {cond}, {c_name('i' + SIBLING)})")
             else:
-                before.append(f"{st.name} = _reduce(_g, '{st.reduction}', {value}, {cond})")
+                lines.append(f"{r} = _reduce(_g, '{st.reduction}', {value}, {cond})")
+            reduced.append(self.assign(c_name(st.name), r))
         for x in code.sibling_writes(block):
             # (a value the same for every sibling is broadcast by numpy)
-            before.append(f"_ptr_{x}[_k] = {x}{SIBLING}")
+            lines.append(f"_ptr_{x}[_k] = {c_name(x + SIBLING)}")
+        lines += reduced
         for x in sorted(code.trigger & set(code.sibling_writes(block))):
-            before.append(f"{x} = _ptr_{x}[_s]")
+            lines.append(f"{c_name(x)} = _ptr_{x}[_s]")
         # after the pass its sibling arrays hold what the arrays hold
         self._loaded |= set(code.sibling_reads(block))
-        self._spread = ()
-        return dict(kind="pass", before=before, body=[], after=[])
-
-    _spread = ()
+        return dict(kind="pass", before=lines, body=[], after=[])
 
 
 def _hoist(code, text, hoisted):
@@ -250,39 +325,35 @@ def _needs_i_sib(block):
     return "i" + SIBLING in block.names() or any(st.reduction == "argmax" for st in block.statements)
 
 
-_PRINTERS = {"cpp": _CPP, "cython": _Cython, "numpy": _Numpy}
+_PRINTERS = {"c": _C, "numpy": _Numpy}
 
 
 def print_rule(code, target, fname):
     """
-    The parts of a rule's function for ``target``: ``blocks`` (dicts with
-    ``kind`` 'scalar' and ``lines``, or 'pass' and ``before``, ``body`` (the
-    loop over the siblings, with the sibling's index ``_sk``) and
-    ``after``), ``returns`` (an expression), the names to declare
-    (``doubles``, ``ints``), and what to load and store: ``trigger``
-    (variables of the spiking synapse), ``post`` (of the target),
-    ``written_trigger``, ``written_post``, ``uses_i``, ``uses_j``,
-    ``uses_i_sib``.
+    The parts of a rule's function for ``target`` ('c' or 'numpy'):
+    ``blocks`` (dicts with ``kind`` 'scalar' and ``lines``, or 'pass' and
+    ``before``, ``body`` (the loop over the siblings, with the sibling's
+    index ``_sk`` and position ``_k``) and ``after``), ``returns`` (an
+    expression), the names to declare (``doubles``), and what to load and
+    store: ``trigger`` (variables of the spiking synapse), ``post`` (of the
+    target), ``written_trigger``, ``written_post``, ``uses_i``, ``uses_j``,
+    ``synaptic``.
     """
     printer = _PRINTERS[target](code, fname)
     blocks = printer.blocks()
     sib_vars = sorted({x for b in code.passes() for x in code.sibling_reads(b)})
-    doubles = (
-        sorted(code.locals)
-        + [x + SIBLING for x in sib_vars]
-        + (printer.reductions() if target != "numpy" else [])
-    )
+    uses_i_sib = any(_needs_i_sib(b) for b in code.passes())
     return dict(
         blocks=blocks,
         returns=printer.expr(code.returns),
-        doubles=doubles,
+        doubles=[c_name(n) for n in sorted(code.locals) + [x + SIBLING for x in sib_vars]
+                 + ["i" + SIBLING] * uses_i_sib],
         trigger=sorted(code.trigger),
         post=sorted(code.neuronal),
         written_trigger=printer.unstored,
-        written_post=printer.written_post(),
+        written_post=sorted(n[: -len("_post")] for n in code.written if n.endswith("_post")),
         uses_i="i" in code.uses,
         uses_j="j" in code.uses,
-        uses_i_sib=any(_needs_i_sib(b) for b in code.passes()),
         synaptic=sorted(code.synaptic),
     )
 
@@ -293,4 +364,3 @@ def check_renderable(code):
     for target in _PRINTERS:
         print_rule(code, target, "_check")
     return True
-

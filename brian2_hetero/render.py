@@ -12,6 +12,7 @@ TEMPLATE_FILES = {
     ("numpy", "rule"): "numpy/rule.py.jinja",
     ("cython", "rule"): "cython/rule.pyx.jinja",
     ("cpp", "rule"): "cpp/rule.cpp.jinja",
+    ("cpp", "function"): "cpp/function.cpp.jinja",
     ("cpp", "before_run"): "cpp/before_run.cpp.jinja",
     ("cpp", "after_run"): "cpp/after_run.cpp.jinja",
 }
@@ -45,10 +46,11 @@ def render(target, role, **context):
     ----------
     target : {'numpy', 'cython', 'cpp'}
         The code generation target.
-    role : {'rule', 'before_run', 'after_run'}
+    role : {'rule', 'function', 'before_run', 'after_run'}
         What the code is for: the implementation of a rule's function, or
-        (``'cpp'`` only) the checks and sibling index that a standalone
-        project runs before and after each network run.
+        (``'cpp'`` only) the C function that Cython and cpp_standalone share
+        and the checks and sibling index that a standalone project runs
+        before and after each network run.
     **context
         The values the template expects (listed at the top of each template).
 

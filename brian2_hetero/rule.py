@@ -25,7 +25,7 @@ from brian2.units.fundamentalunits import (
 
 from . import brian_compat, validation
 from .language import RuleCode
-from .printer import check_renderable, print_rule
+from .printer import LANES, c_name, check_renderable, pairwise, print_rule
 from .render import render
 from .siblings import sibling_index
 from .spec import Parameter
@@ -36,7 +36,8 @@ __all__ = ["HeteroRule"]
 def _numpy_factory(fname, code, params, returns, name, mode):
     printed = print_rule(RuleCode(code, params, returns, name), "numpy", fname)
     namespace = {}
-    source = render("numpy", "rule", fname=fname, code=printed, params=params, mode=mode)
+    source = render("numpy", "rule", fname=fname, code=printed, params=params, mode=mode,
+                    lanes=LANES, pairwise=pairwise([f"s[:, {k}]" for k in range(LANES)]))
     exec(compile(source, f"<{fname}>", "exec"), namespace)
     return namespace["make_rule"]
 
@@ -162,6 +163,16 @@ class HeteroRule(Function, Group):
                     f"Rule '{shown}': variables names '{key}', which its code does not use "
                     f"(it uses {', '.join(sorted(self.rule_code.synaptic | self.rule_code.neuronal))})."
                 )
+        targets = {}
+        for key in sorted(self.rule_code.synaptic | self.rule_code.neuronal):
+            side = "post" if key in self.rule_code.neuronal else "syn"
+            other = targets.setdefault((side, variables.get(key, key)), key)
+            if other != key:
+                raise ValueError(
+                    f"Rule '{shown}': '{other}' and '{key}' would both be the variable "
+                    f"'{variables.get(key, key)}' (variables={variables!r}); a variable can "
+                    "have only one name in a rule."
+                )
         self.variable_names = variables
         if not isinstance(nonnegative, (list, tuple, set, frozenset)) or not all(
             isinstance(k, str) for k in nonnegative
@@ -250,6 +261,16 @@ class HeteroRule(Function, Group):
                     f"{key} = {value!r}; give it a value, or give it in run_args."
                 )
         Group.__setattr__(self, key, value, level=level + 1)
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(
+            f"Rule '{self.name}' cannot be copied or pickled (nor can Brian's groups, whose "
+            "variables it acts on); make another rule from the same arguments, e.g. "
+            "HeteroRule(rule.code, ...)."
+        )
+
+    def __deepcopy__(self, memo):
+        self.__reduce_ex__(None)
 
     def __del__(self):
         # A rule used by Synapses took part in their runs.
@@ -430,24 +451,52 @@ class HeteroRule(Function, Group):
     def _key(self, name):
         return f"{self._c_name}_{name}"
 
+    def _c_function(self, caller, mode, fname):
+        """The C function shared by Cython and cpp_standalone, and its
+        arguments ((C type, name), in order)."""
+        printed = print_rule(self._code_for(mode), "c", fname)
+        arguments = (
+            [("double *", f"_ptr_{x}") for x in caller.synaptic]
+            + [("double *", f"_ptr_post_{x}") for x in caller.neuronal]
+            + [("int32_t *", name) for name in ("_ptr_pre", "_ptr_post", "_offsets", "_strides", "_siblings")]
+            + [("double", c_name(name)) for name in self._parameter_names()]
+            + [("int32_t", "_source_offset"), ("int32_t", "_target_offset"), ("int32_t", "_n_targets")]
+            + [("size_t", "_s") if mode == "synapse" else ("int32_t", "_j")]
+        )
+        function = render("cpp", "function", fname=fname, code=printed, arguments=arguments, mode=mode)
+        return function, arguments
+
+    @staticmethod
+    def _values(caller, mode, arrays, params, sizes):
+        """The values of the shared C function's arguments: ``arrays`` maps
+        'syn_x', 'post_x', 'pre', 'post', 'offsets', 'strides', 'siblings' to
+        the target's expression of each array, ``params`` the parameters'
+        names to their values, ``sizes`` gives the source offset, target
+        offset and number of targets."""
+        return (
+            [arrays["syn_" + x] for x in caller.synaptic]
+            + [arrays["post_" + x] for x in caller.neuronal]
+            + [arrays[name] for name in ("pre", "post", "offsets", "strides", "siblings")]
+            + list(params.values())
+            + list(sizes)
+            + ["_s" if mode == "synapse" else "_j"]
+        )
+
     def _cython_code(self, owner, caller=None, mode="synapse", fname=None):
         caller = self._runtime(caller)
         fname = fname or self._c_name
-        return render(
-            "cython",
-            "rule",
-            fname=fname,
-            mode=mode,
-            n_targets=caller.n_targets,
-            code=print_rule(self._code_for(mode), "cython", fname),
-            params={name: self._key(name) for name in self._parameter_names()},
-            synaptic={x: self._key("syn_" + x) for x in sorted(self.rule_code.synaptic)},
-            neuronal={x: self._key("post_" + x) for x in sorted(self.rule_code.neuronal)},
-            **{
-                key: self._key(key)
-                for key in ("pre", "post", "offsets", "strides", "siblings", "source_offset", "target_offset")
-            },
+        function, arguments = self._c_function(caller, mode, fname)
+        keys = {"syn_" + x: self._key("syn_" + x) for x in caller.synaptic}
+        keys.update({"post_" + x: self._key("post_" + x) for x in caller.neuronal})
+        keys.update({name: self._key(name) for name in ("pre", "post", "offsets", "strides", "siblings")})
+        # (sizes and offsets from the namespace: one module serves every size)
+        values = self._values(
+            caller, mode, {k: f"_namespace{key}" for k, key in keys.items()},
+            {name: f"_namespace{self._key(name)}[0]" for name in self._parameter_names()},
+            [f"_namespace{self._key('sizes')}[{k}]" for k in range(3)],
         )
+        return render("cython", "rule", fname=fname, mode=mode, function=function,
+                      arguments=arguments, values=values)
 
     def _cython_namespace(self, owner, caller=None):
         if caller is None:
@@ -460,8 +509,8 @@ class HeteroRule(Function, Group):
             self._key("offsets"): index.offsets,
             self._key("strides"): index.strides,
             self._key("siblings"): index.siblings,
-            self._key("source_offset"): np.array([caller.source_offset], dtype=np.int32),
-            self._key("target_offset"): np.array([caller.target_offset], dtype=np.int32),
+            self._key("sizes"): np.array([caller.source_offset, caller.target_offset, caller.n_targets],
+                                         dtype=np.int32),
         }
         for x, (_, var) in caller.synaptic.items():
             namespace[self._key("syn_" + x)] = var.get_value()
@@ -541,19 +590,14 @@ class HeteroRule(Function, Group):
         for _, var in list(caller.synaptic.values()) + list(caller.neuronal.values()):
             if var in device.array_cache:
                 device.array_cache[var] = None
-        return render(
-            "cpp",
-            "rule",
-            fname=fname,
-            mode=mode,
-            n_targets=caller.n_targets,
-            code=print_rule(self._code_for(mode), "cpp", fname),
-            params=params,
-            synaptic={x: name(var) for x, (_, var) in caller.synaptic.items()},
-            neuronal={x: device.get_array_name(var) for x, (_, var) in caller.neuronal.items()},
-            **{k: names[k] for k in ("rule", "pre", "post", "offsets", "strides", "siblings",
-                                     "source_offset", "target_offset")},
-        )
+        function, _ = self._c_function(caller, mode, fname)
+        arrays = {"syn_" + x: f"brian::{name(var)}.data()" for x, (_, var) in caller.synaptic.items()}
+        arrays.update({"post_" + x: f"brian::{device.get_array_name(var)}"
+                       for x, (_, var) in caller.neuronal.items()})
+        arrays.update({key: f"brian::{names[key]}.data()" for key in ("pre", "post", "offsets", "strides", "siblings")})
+        values = self._values(caller, mode, arrays, {n: f"brian::{array}[0]" for n, array in params.items()},
+                              [str(caller.source_offset), str(caller.target_offset), str(caller.n_targets)])
+        return render("cpp", "rule", fname=fname, rule=self.name, function=function, values=values, mode=mode)
 
 
 class _NeuronRule(Function):
@@ -631,5 +675,16 @@ def _check_rules_run_args(run_args):
         rule._check_run_args(run_args)
 
 
+def _refuse_synapses_added_during_run(synapses):
+    for rule in list(_RULES):
+        if synapses.name in rule._callers:
+            raise RuntimeError(
+                f"Synapses '{synapses.name}' cannot get new synapses during a run: rule "
+                f"'{rule.name}' acts on them with the synapses they had when the run "
+                "started. Call connect() before run(), or between runs."
+            )
+
+
 brian_compat.after_run_hooks.append(_check_rules_after_run)
+brian_compat.resize_during_run_hooks.append(_refuse_synapses_added_during_run)
 brian_compat.run_args_hooks.append(_check_rules_run_args)

@@ -15,6 +15,7 @@ from brian2.core.variables import ArrayVariable, Constant, DynamicArrayVariable,
 from brian2.parsing.expressions import parse_expression_dimensions
 from brian2.groups.subgroup import Subgroup
 from brian2.synapses.synapses import Synapses
+from . import brian_compat
 from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
     DimensionMismatchError,
@@ -213,8 +214,16 @@ class Caller:
         code = rule.rule_code
         renamed = rule.variable_names
         self.synaptic = {}
+        event_driven = getattr(synapses, "event_driven", None)
         for x in sorted(code.synaptic):
             name = renamed.get(x, x)
+            if event_driven is not None and name in event_driven.names:
+                raise TypeError(
+                    f"Rule '{rule.name}' acts on '{name}' of Synapses '{synapses.name}', "
+                    "which is (event-driven): Brian updates it in the on_pre and on_post "
+                    "code itself, around the rule's call. Make it a variable of its own "
+                    f"('{name} : ...') and update it in a pathway of its own."
+                )
             writes = x in code.written
             self.synaptic[x] = (name, self._variable(rule, synapses, name, "per-synapse", synapses, writes))
         self.neuronal = {}
@@ -222,6 +231,14 @@ class Caller:
             name = renamed.get(x, x)
             writes = x + "_post" in code.written
             self.neuronal[x] = (name, self._variable(rule, self.group, name, "per-neuron", target, writes))
+        for target_var, summing in brian_compat.summed_targets():
+            for x, (name, var) in self.neuronal.items():
+                if var is target_var and x + "_post" in code.written:
+                    raise TypeError(
+                        f"Rule '{rule.name}' writes '{name}' of '{self.group.name}', but "
+                        f"Synapses '{summing.name}' makes it a (summed) variable, which "
+                        "Brian overwrites every time step: the rule's changes would be lost."
+                    )
         for local in sorted(code.locals):
             if local in synapses.variables and not local.startswith("_") and local not in ("i", "j", "N"):
                 raise ValueError(
@@ -268,8 +285,54 @@ class Caller:
                 + ("constant" if var.dtype == np.float64 else f"of type {np.dtype(var.dtype).name}")
                 + ": it must be a " + ("writable " if writes else "")
                 + "floating point (float64) variable."
+                + (" Brian makes floating point variables float32 when "
+                   "prefs.core.default_float_dtype = float32; set it to float64 before "
+                   "creating the groups." if var.dtype == np.float32 else "")
             )
         return var
+
+
+def _unit_free(node):
+    """Whether ``node`` is 0, inf or -inf, which have every unit."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return (isinstance(node, ast.Constant) and not isinstance(node.value, bool) and node.value == 0) or (
+        isinstance(node, ast.Name) and node.id == "inf"
+    )
+
+
+class _UnitsOfContext(ast.NodeTransformer):
+    """For the unit check: 0 and inf take the units of what they are added
+    to, compared with, or of the value they clip (``clip(w, 0, inf)`` with
+    ``w`` in siemens), as a rule's statements carry no units."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            if _unit_free(node.right) and not _unit_free(node.left):
+                node.right = node.left
+            elif _unit_free(node.left) and not _unit_free(node.right):
+                node.left = node.right
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.comparators) == 1:
+            if _unit_free(node.comparators[0]) and not _unit_free(node.left):
+                node.comparators = [node.left]
+            elif _unit_free(node.left) and not _unit_free(node.comparators[0]):
+                node.left = node.comparators[0]
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if node.func.id == "clip" and len(node.args) == 3:
+            node.args = [node.args[0]] + [node.args[0] if _unit_free(a) else a for a in node.args[1:]]
+        return node
+
+
+def _with_context_units(text):
+    return ast.unparse(_UnitsOfContext().visit(ast.parse(text, mode="eval")))
 
 
 def check_units(rule, caller):
@@ -296,8 +359,8 @@ def check_units(rule, caller):
         for st in block.statements:
             try:
                 if st.condition is not None:
-                    parse_expression_dimensions(st.condition, known)
-                value = parse_expression_dimensions(st.expr, known)
+                    parse_expression_dimensions(_with_context_units(st.condition), known)
+                value = parse_expression_dimensions(_with_context_units(st.expr), known)
                 if st.reduction in ("count",):
                     value = DIMENSIONLESS
                 elif st.reduction == "argmax":
@@ -313,7 +376,7 @@ def check_units(rule, caller):
                     f"({str(exc).strip() or type(exc).__name__})"
                 ) from None
     try:
-        returned = parse_expression_dimensions(code.returns, known)
+        returned = parse_expression_dimensions(_with_context_units(code.returns), known)
         fail_for_dimension_mismatch(returned, rule.dim, "")
     except DimensionMismatchError:
         raise DimensionMismatchError(

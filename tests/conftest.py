@@ -9,9 +9,9 @@ TARGETS = ["numpy", "cython", "cpp_standalone"]
 # The order of the test files, so that the test workers end together:
 # pytest-xdist (--dist loadfile --no-loadscope-reorder) gives each of two
 # workers one file, then one more, then the rest to whichever is free. The
-# longest file (its Cython builds) and a short one go to the first worker.
-FIRST = ["test_rule.py", "test_benchmark.py", "test_language.py", "test_library.py",
-         "test_triggers.py"]
+# files with the most Cython builds start first, one on each worker.
+FIRST = ["test_fuzz.py", "test_rule.py", "test_benchmark.py", "test_semantics.py",
+         "test_language.py", "test_library.py", "test_triggers.py"]
 
 
 def pytest_collection_modifyitems(items):

@@ -1,0 +1,745 @@
+"""
+The differential fuzzer: random rules (`generate`) run on numpy, Cython and
+C++ standalone, their results compared rule by rule.
+
+Each batch of rules runs in ONE Brian network per target: one
+`SpikeGeneratorGroup` of inputs with random, often coincident spikes shared by
+all rules, and per rule its own `NeuronGroup` (``v : 1``, ``u : 1``, and a
+threshold when the rule is applied on its spikes) and `Synapses` (``w : 1``,
+``c : 1``). In standalone that is one project per batch, so that its build is
+shared. After the run, every rule's ``S.w``, ``S.c``, ``G.v`` and ``G.u`` are
+read and compared across targets: equal within a relative ``rtol`` (1e-12),
+NaN where NaN, infinities of the same sign, or the same refusal. A rule that
+fails on some targets only (at build or run time) is a disagreement; one that
+fails on every target is a crash.
+
+A rule that leaves a NaN or inf (or a negative value where it asked for
+non-negative ones) in a variable it acts on makes the run raise
+`FloatingPointError` after it on the runtime targets, and makes a standalone
+program exit with status 1 (Brian raises a RuntimeError; the values are read
+all the same, see `_WRITE_ARRAYS`). Whether a target raised is compared too:
+it must raise exactly when some rule of the batch left such a value, and its
+message must name one of those rules.
+
+A batch that fails for another reason is split: a rule the error names (by
+its objects' names ``fz<k>...``) is set aside as failed, else the batch is
+cut in halves, until the rules that fail are found.
+
+Run from the repository's root (``tests/`` need not be on the path; the
+module puts it there to import ``conftest``)::
+
+    .venv/bin/python -m tests.fuzz.run --rules 2000 --seed 1 \\
+        --targets numpy,cython,cpp_standalone --batch 100
+
+It prints one line per batch and target, then ``N rules, K refused,
+D disagreements, T s`` and the seconds per rule on each target, writes each
+disagreement and crash to ``tests/fuzz/findings/<kind>_s<seed>_r<k>.json``
+(the case, its spikes and every target's values: enough to make it a fixed
+regression case) and exits with status 1 if there was any.
+``--replay FILE...`` runs findings again; ``--minimise FILE`` shortens a
+finding's rule statement by statement while it still disagrees.
+"""
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+try:
+    from conftest import Target, spike_inputs
+except ImportError:  # run as a module: conftest.py is in tests/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from conftest import Target, spike_inputs
+
+from .generate import N_INPUTS, N_STEPS, generate_case, generate_spikes
+
+__all__ = ["run_batch", "compare", "run_cases", "replay", "main", "FINDINGS"]
+
+FINDINGS = Path(__file__).resolve().parent / "findings"
+TARGETS = ("numpy", "cython", "cpp_standalone")
+VARIABLES = ("w", "c", "v", "u")
+RTOL = 1e-12
+# Refusals of a rule by the language (when it is created or applied).
+_REFUSED = ("RuleSyntaxError", "ValueError", "TypeError")
+# A standalone program that exits after its run (a rule's check failed)
+# would not write its arrays: write them after the run, before any check,
+# and leave a mark that it did.
+_MARK = "fuzz_arrays_written"
+_WRITE_ARRAYS = (
+    "// brian2_hetero fuzzer: the arrays, before any check can exit\n"
+    f'_write_arrays();\n{{ std::ofstream _fuzz_mark(brian::results_dir + "{_MARK}"); _fuzz_mark << 1; }}'
+)
+
+
+class _BatchFailure(Exception):
+    """A batch failed otherwise than through a rule's after-run check;
+    ``root``: the exception at the root of the failure."""
+
+    def __init__(self, text, root, names):
+        super().__init__(text)
+        self.root = root
+        self.names = names  # every message and frame, to find the rules named
+
+
+def _refusal(exc):
+    """Whether an exception is the language refusing a rule (by name)."""
+    return type(exc).__name__ in _REFUSED + ("DimensionMismatchError",) and \
+        re.match(r"Rule 'fz\d+'", str(exc)) is not None
+
+
+def _text(exc):
+    """An exception and its causes, one line each."""
+    parts = []
+    while exc is not None:
+        parts.append(f"{type(exc).__name__}: {str(exc).strip()}")
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(parts)
+
+
+def _root(exc):
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+@contextlib.contextmanager
+def _captured():
+    """Everything written to file descriptors 1 and 2 (the compilers' and the
+    standalone program's output as well as Python's), in ``box['text']``."""
+    box = {"text": ""}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield box
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            tmp.seek(0)
+            box["text"] = tmp.read().decode(errors="replace")
+
+
+# Building --------------------------------------------------------------------------
+
+def _spike_arrays(spikes):
+    """{step: inputs} (keys may be strings, from JSON) as spike_inputs wants them."""
+    return {int(step): np.asarray(inputs, dtype=int) for step, inputs in spikes.items()}
+
+
+def _build(cases, spikes, slots, outcomes):
+    """
+    The network of a batch: Brian objects and, per rule, (rule, S, G).
+    The objects of rule k are named after its slot, ``fz<slots[k]>...``.
+    Rules the language refuses get their outcome in ``outcomes`` and no
+    objects.
+    """
+    from brian2 import NeuronGroup, Synapses, defaultclock
+
+    from brian2_hetero import HeteroRule
+
+    # A SpikeGeneratorGroup has no subgroups: it drives a group of inputs
+    # (one time step later), whose subgroups are the rules' sources.
+    generator = spike_inputs(N_INPUTS, _spike_arrays(spikes), "fz_generator")
+    P = NeuronGroup(N_INPUTS, "x : 1", threshold="x > 0.5", reset="x = 0", name="fz_inputs",
+                    namespace={})
+    relay = Synapses(generator, P, on_pre="x_post = 1", name="fz_relay", namespace={})
+    relay.connect(j="i")
+    objects, handles = [generator, P, relay], {}
+    for case in cases:
+        k = case["index"]
+        name = f"fz{slots[k]}"
+        try:
+            rule = HeteroRule(case["code"], parameters=case["parameters"], returns=case["returns"],
+                              nonnegative=case["nonnegative"], name=name)
+        except Exception as exc:  # noqa: BLE001 - the language's refusal, or its crash
+            refused = type(exc).__name__ in _REFUSED
+            outcomes[k] = dict(status="refused" if refused else "error", stage="create", error=_text(exc))
+            continue
+        trigger = case["trigger"]
+        spiking = trigger.get("on") == "post_spike"
+        G = NeuronGroup(case["n_neurons"], "v : 1\nu : 1", threshold="v > 1.5" if spiking else None,
+                        reset="v = 0" if spiking else None, name=f"{name}_g", namespace={})
+        so, to = case["source_offset"], case["target_offset"]
+        source = P if (so, case["n_pre"]) == (0, N_INPUTS) else P[so : so + case["n_pre"]]
+        target = G if (to, case["n_post"]) == (0, case["n_neurons"]) else G[to : to + case["n_post"]]
+        on_pre = "v_post += rule(i, j)" if trigger.get("on") == "pre" else "v_post += 1"
+        S = Synapses(source, target, "w : 1\nc : 1", on_pre=on_pre, namespace={"rule": rule},
+                     name=f"{name}_s")
+        if case["connect"] == "source_order":
+            S.connect()
+        elif case["connect"] == "target_order":
+            S.connect(i="k for k in range(N_pre)")
+        else:
+            S.connect(i=np.array(case["pre"]), j=np.array(case["post"]))
+        S.w = np.array(case["w"])
+        S.c = np.array(case["c"])
+        G.v = np.array(case["v"])
+        G.u = np.array(case["u"])
+        if trigger.get("on") != "pre":
+            try:
+                if spiking:
+                    extra = {"when": trigger["when"]} if trigger.get("when") else {}
+                    rule.apply_to(S, on="post_spike", **extra)
+                else:
+                    rule.apply_to(S, every=trigger["every"] * defaultclock.dt)
+            except Exception as exc:  # noqa: BLE001
+                refused = type(exc).__name__ in _REFUSED
+                outcomes[k] = dict(status="refused" if refused else "error", stage="apply_to",
+                                   error=_text(exc))
+                continue
+        objects += [G, S]
+        handles[k] = (rule, S, G, case)
+    return objects, handles
+
+
+def _read(handles):
+    """Every rule's final values, and whether it left a value its checks refuse."""
+    out = {}
+    for k, (rule, S, G, case) in handles.items():
+        values = {
+            "w": np.asarray(S.w[:], dtype=float), "c": np.asarray(S.c[:], dtype=float),
+            "v": np.asarray(G.v[:], dtype=float), "u": np.asarray(G.u[:], dtype=float),
+        }
+        pre = np.asarray(S.i[:]).tolist()
+        post = np.asarray(S.j[:]).tolist()
+        if (pre, post) != (list(case["pre"]), list(case["post"])):
+            out[k] = dict(status="error", stage="connect",
+                          error=f"synapses {list(zip(pre, post))}, expected "
+                                f"{list(zip(case['pre'], case['post']))}")
+            continue
+        to = case["target_offset"]
+        bad = []
+        for x in sorted(rule.rule_code.synaptic):
+            if x in values:
+                bad += _bad(values[x], x in case["nonnegative"], x)
+        for x in sorted(rule.rule_code.neuronal):
+            if x in values:
+                bad += _bad(values[x][to : to + case["n_post"]], x in case["nonnegative"], x + "_post")
+        out[k] = dict(status="ok", bad=bad, **{x: v.tolist() for x, v in values.items()})
+    return out
+
+
+def _bad(values, nonnegative, name):
+    wrong = ~np.isfinite(values)
+    if nonnegative:
+        wrong |= ~(values >= 0)
+    return [name] if wrong.any() else []
+
+
+def _attempt(target, cases, spikes, slots, directory, jobs):
+    """
+    Run one batch once on ``target``. Returns (outcomes by rule, what the run
+    raised or None); raises `_BatchFailure` if the batch failed otherwise.
+    """
+    from brian2 import Network, defaultclock, device, get_device, ms, prefs
+    from brian2.utils.logger import catch_logs
+
+    t = Target(target, directory)
+    t.activate(**({"build_on_run": False} if t.standalone else {}))
+    outcomes, raised = {}, None
+    try:
+        if t.standalone:
+            prefs.devices.cpp_standalone.extra_make_args_unix = ["-j", str(jobs)]
+        defaultclock.dt = 0.1 * ms
+        with catch_logs(), warnings.catch_warnings(), np.errstate(all="ignore"), _captured() as out:
+            warnings.simplefilter("ignore")
+            try:
+                objects, handles = _build(cases, spikes, slots, outcomes)
+                net = Network(*objects)
+                if t.standalone:
+                    device.insert_code("after_network_run", _WRITE_ARRAYS)
+                try:
+                    net.run(N_STEPS * defaultclock.dt)
+                    if t.standalone:
+                        mark = Path(directory) / "results" / _MARK
+                        if mark.exists():
+                            mark.unlink()
+                        try:
+                            device.build(directory=directory, compile=True, run=True, with_output=True)
+                        except RuntimeError as exc:
+                            if not mark.exists() or "failed" not in str(exc):
+                                raise
+                            # The program exited after its run and its arrays
+                            # were written: read them.
+                            get_device().has_been_run = True
+                            raised = "exit status 1"
+                except Exception as exc:  # noqa: BLE001
+                    if not isinstance(_root(exc), FloatingPointError):
+                        raise
+                    raised = _text(exc)
+                outcomes.update(_read(handles))
+            except Exception as exc:  # noqa: BLE001
+                failure = exc
+            else:
+                failure = None
+        if failure is not None:
+            # (the traceback names the rule's function where no message does)
+            frames = "".join(traceback.format_exception(failure))
+            raise _BatchFailure(_text(failure) + "\n--- traceback:\n" + frames[-3000:]
+                                + "\n--- output:\n" + out["text"][-4000:], _root(failure),
+                                frames + out["text"]) from failure
+        if raised == "exit status 1":
+            lines = [ln for ln in out["text"].splitlines() if "brian2_hetero" in ln]
+            raised += ": " + (lines[0] if lines else out["text"][-500:])
+    finally:
+        t.reset()
+    return outcomes, raised
+
+
+def _named_rules(text, indices, slots, pattern=r"(?<![A-Za-z0-9])fz(\d+)(?![0-9])"):
+    """The rules (of ``indices``) whose objects a message names."""
+    named = {int(n) for n in re.findall(pattern, text)}
+    return sorted(k for k in indices if slots[k] in named)
+
+
+def run_batch(target, cases, spikes, directory, jobs=2, max_attempts=None, log=print):
+    """
+    Run a batch of cases on one target, setting aside the rules that make
+    it fail.
+
+    Parameters
+    ----------
+    target : str
+        'numpy', 'cython' or 'cpp_standalone'.
+    cases : list of dict
+        From `generate.generate_case`.
+    spikes : dict
+        {time step: inputs}, shared by the batch.
+    directory : str
+        The standalone project's directory. Reuse it for every batch: the
+        objects of a rule are named after its place in the batch (its slot),
+        so that the code that does not depend on the rule (creating the
+        synapses, thresholds, ...) is the same from batch to batch, and is
+        not compiled again (make keeps its object files, Brian's Cython cache
+        its modules).
+    jobs : int
+        Parallel compilations in standalone.
+    max_attempts : int, optional
+        Runs of parts of the batch to find the rules that make it fail;
+        beyond that, every rule of a failing part is marked failed. Defaults
+        to 60 on the runtime targets, 12 in standalone (a build each).
+    log : callable
+
+    Returns
+    -------
+    outcomes : dict
+        Rule index -> {'status': 'ok', 'w', 'c', 'v', 'u' (lists), 'bad'
+        (names of the variables its checks refuse)} or {'status':
+        'refused' or 'error', 'stage', 'error'}.
+    runs : list of dict
+        Per run of (part of) the batch: the rules in it and what the run
+        raised.
+    """
+    outcomes, runs, attempts = {}, [], 0
+    slots = {case["index"]: n for n, case in enumerate(cases)}
+    if max_attempts is None:
+        max_attempts = 12 if target == "cpp_standalone" else 60
+    queue = [list(cases)]
+    while queue:
+        group = queue.pop()
+        attempts += 1
+        try:
+            result, raised = _attempt(target, group, spikes, slots, directory, jobs)
+        except _BatchFailure as exc:
+            text = str(exc)
+            indices = [c["index"] for c in group]
+            named = _named_rules(text.split("--- ")[0], indices, slots) or \
+                _named_rules(exc.names, indices, slots)
+            if len(group) == 1 or attempts >= max_attempts:
+                named = indices
+            if named:
+                # (a refusal when the run starts names one rule)
+                status = "refused" if len(named) == 1 and _refusal(exc.root) else "error"
+                for k in named:
+                    outcomes[k] = dict(status=status, stage="run", error=text[-3000:])
+                rest = [c for c in group if c["index"] not in named]
+                if rest:
+                    queue.append(rest)
+            else:
+                half = len(group) // 2
+                queue += [group[half:], group[:half]]
+            log(f"    {target}: a run of {len(group)} rules failed ({text.splitlines()[0][:160]}); "
+                f"set aside {named or 'nothing, split'}")
+            continue
+        outcomes.update(result)
+        runs.append(dict(rules=[c["index"] for c in group], raised=raised, slots=slots))
+    return outcomes, runs
+
+
+# Comparing ----------------------------------------------------------------------------
+
+def _difference(a, b, rtol):
+    """None if the values agree, else a description of the first difference."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        return f"shapes {a.shape} and {b.shape}"
+    worst = None
+    for k, (x, y) in enumerate(zip(a, b)):
+        if math.isnan(x) or math.isnan(y):
+            same = math.isnan(x) and math.isnan(y)
+        elif math.isinf(x) or math.isinf(y):
+            same = x == y
+        else:
+            same = abs(x - y) <= rtol * max(abs(x), abs(y))
+        if not same:
+            rel = abs(x - y) / max(abs(x), abs(y)) if math.isfinite(x - y) and max(abs(x), abs(y)) else math.inf
+            if worst is None or not rel <= worst[0]:
+                worst = (rel, k, x, y)
+    if worst is None:
+        return None
+    rel, k, x, y = worst
+    return f"[{k}]: {float(x)!r} vs {float(y)!r} (relative {rel:.3g})"
+
+
+def compare(cases, results, rtol=RTOL):
+    """
+    Rule by rule, the outcomes of the targets in ``results`` ({target:
+    outcomes}).
+
+    Returns
+    -------
+    findings : list of (kind, index, detail)
+        kind 'disagreement' (values, or a refusal or a failure on some
+        targets only) or 'crash' (the rule, accepted by the language, fails
+        on every target).
+    """
+    findings = []
+    names = list(results)
+    for case in cases:
+        k = case["index"]
+        got = {t: results[t].get(k, dict(status="missing")) for t in names}
+        statuses = {t: o["status"] for t, o in got.items()}
+        if len(set(statuses.values())) > 1:
+            findings.append(("disagreement", k, f"status: {statuses}"))
+            continue
+        status = next(iter(statuses.values()))
+        if status == "error":
+            findings.append(("crash", k, got[names[0]]["error"].splitlines()[0][:300]))
+            continue
+        if status != "ok":
+            continue
+        first = names[0]
+        details = []
+        for other in names[1:]:
+            for x in VARIABLES:
+                diff = _difference(got[first][x], got[other][x], rtol)
+                if diff:
+                    details.append(f"{x} {first} vs {other} {diff}")
+        if details:
+            findings.append(("disagreement", k, "; ".join(details)))
+    return findings
+
+
+def check_raised(cases, outcomes, runs):
+    """
+    Within one target: each run must raise exactly when one of its rules
+    left a value its checks refuse, naming such a rule. Returns a list of
+    (index or None, detail).
+    """
+    problems = []
+    for run in runs:
+        bad = [k for k in run["rules"] if outcomes.get(k, {}).get("bad")]
+        raised = run["raised"]
+        if bool(bad) != bool(raised):
+            k = bad[0] if bad else None
+            problems.append((k, f"raised {raised!r}, rules with bad values: {bad}"))
+        elif raised:
+            named = _named_rules(raised, run["rules"], run["slots"], r"rule 'fz(\d+)'")
+            if named and not set(named) & set(bad):
+                problems.append((named[0], f"raised naming rule {named}, but bad values in {bad}: {raised!r}"))
+    return problems
+
+
+# Running --------------------------------------------------------------------------
+
+def run_cases(cases, spikes, targets, workdir, jobs=2, rtol=RTOL, log=print, timings=None):
+    """
+    Run one batch of cases on every target and compare them.
+
+    Returns
+    -------
+    results : dict
+        {target: outcomes}
+    findings : list of (kind, index, detail)
+        See `compare`; also kind 'check' for a target whose after-run check
+        disagrees with the values.
+    """
+    results = {}
+    findings = []
+    for target in targets:
+        start, cpu, before = time.time(), _cpu(), _cython_modules()
+        directory = os.path.join(workdir, target)
+        outcomes, runs = run_batch(target, cases, spikes, directory, jobs=jobs, log=log)
+        results[target] = outcomes
+        elapsed = time.time() - start
+        if timings is not None:
+            timings.setdefault(target, [0.0, 0.0, 0])
+            timings[target][0] += elapsed
+            timings[target][1] += _cpu() - cpu
+            timings[target][2] += len(cases)
+        raised = [r["raised"] for r in runs if r["raised"]]
+        modules = f", {_cython_modules() - before} Cython modules compiled" if target == "cython" else ""
+        log(f"  {target}: {len(cases)} rules in {elapsed:.1f} s ({_cpu() - cpu:.1f} s CPU{modules})"
+            f"{'; raised: ' + raised[0].splitlines()[0][:120] if raised else ''}")
+        for k, detail in check_raised(cases, outcomes, runs):
+            findings.append(("check", k, f"{target}: {detail}"))
+    findings += compare(cases, results, rtol)
+    return results, findings
+
+
+def _cython_modules():
+    """The number of modules in Brian's Cython cache."""
+    from brian2 import prefs
+
+    directory = prefs.codegen.runtime.cython.cache_dir or os.path.expanduser("~/.cython/brian_extensions")
+    return sum(1 for name in os.listdir(directory) if name.endswith(".so")) if os.path.isdir(directory) else 0
+
+
+def _cpu():
+    """CPU seconds of this process and its finished children (the compilers,
+    the standalone program): on a shared machine a steadier measure than the
+    wall clock."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # 'nan', 'inf', '-inf': JSON has no such numbers
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _unjson(value):
+    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _unjson(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unjson(v) for v in value]
+    return value
+
+
+def write_finding(kind, case, spikes, results, detail, directory=FINDINGS):
+    """Write one finding as JSON; returns its path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{kind}_s{case['seed']}_r{case['index']}.json"
+    finding = dict(
+        kind=kind, detail=detail, case=case,
+        spikes={str(s): list(map(int, v)) for s, v in sorted(spikes.items(), key=lambda kv: int(kv[0]))},
+        n_steps=N_STEPS, dt_ms=0.1,
+        targets={t: results[t].get(case["index"]) for t in results},
+    )
+    path.write_text(json.dumps(_jsonable(finding), indent=1) + "\n")
+    return path
+
+
+def load_finding(path):
+    finding = _unjson(json.loads(Path(path).read_text()))
+    finding["case"]["index"] = int(finding["case"]["index"])
+    return finding
+
+
+def replay(finding, targets, workdir, jobs=2, rtol=RTOL, log=print):
+    """Run a finding's case again on ``targets``; returns (results, findings)."""
+    return run_cases([finding["case"]], finding["spikes"], targets, workdir, jobs=jobs, rtol=rtol,
+                     log=log)
+
+
+def _simpler(expr):
+    """Expressions one step simpler than ``expr``: one of its sub-expressions
+    replaced by one of its operands, or by 1."""
+    import ast
+
+    tree = ast.parse(expr, mode="eval")
+    expr = ast.unparse(tree)
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call, ast.BoolOp,
+                                                          ast.Compare, ast.Name))]
+    out = []
+    for node in nodes:
+        if isinstance(node, ast.BinOp):
+            options = [node.left, node.right]
+        elif isinstance(node, ast.UnaryOp):
+            options = [node.operand]
+        elif isinstance(node, ast.Call):
+            options = list(node.args[:1]) if node.func.id not in ("sum", "max", "min", "count", "argmax") else []
+        elif isinstance(node, ast.BoolOp):
+            options = list(node.values)
+        elif isinstance(node, ast.Compare):
+            options = []
+        else:
+            options = [ast.Constant(1)] if node.id not in ("i", "j") else [ast.Constant(0)]
+        for option in options:
+            class Swap(ast.NodeTransformer):
+                def visit(self, n):
+                    return option if n is node else super().visit(n)
+            text = ast.unparse(Swap().visit(ast.parse(expr, mode="eval")))
+            if text != expr and text not in out:
+                out.append(text)
+    return out
+
+
+def _variants(case):
+    """Cases one step simpler than ``case``: one statement left out,
+    ``returns`` back to 'w', one sub-expression of a statement simpler."""
+    lines = case["code"].splitlines()
+    out = []
+    for k in range(len(lines)):
+        code = "\n".join(lines[:k] + lines[k + 1 :])
+        if code.strip():
+            out.append(dict(case, code=code))
+    if case["returns"] != "w" and case["trigger"].get("on") == "pre":
+        out.append(dict(case, returns="w"))
+    for k, line in enumerate(lines):
+        target, op, rhs = re.match(r"\s*(\w+)\s*([-+*/]?=)\s*(.*)", line).groups()
+        for simpler in _simpler(rhs):
+            code = "\n".join(lines[:k] + [f"{target} {op} {simpler}"] + lines[k + 1 :])
+            out.append(dict(case, code=code))
+    return out
+
+
+def _signature(kind, detail, outcomes):
+    """What a minimised finding must keep: the kind, and which targets fail
+    with which error, or which targets' values differ."""
+    if kind == "disagreement" and detail.startswith("status"):
+        errors = {t: re.sub(r"\d+", "#", _root_line(o.get("error", ""))) for t, o in outcomes.items()}
+        return kind, tuple(sorted((t, o["status"], errors[t]) for t, o in outcomes.items()))
+    if kind == "disagreement":
+        return kind, tuple(sorted(set(re.findall(r"(\w+) vs (\w+) \[", detail))))
+    return kind, re.sub(r"\d+", "#", detail)[:100]
+
+
+def _root_line(error):
+    """The root cause's line of an error text from `_text`."""
+    lines = [ln for ln in error.split("\n--- ")[0].splitlines() if re.match(r"^\w+(Error|Exception)\b", ln)]
+    return lines[-1] if lines else ""
+
+
+def minimise(finding, workdir, targets=None, jobs=2, rtol=RTOL, log=print):
+    """
+    Shorten a finding's rule while it gives the same finding (the same
+    targets failing with the same error, or the same targets' values
+    differing): leave out a statement, go back to ``returns='w'``, replace a
+    sub-expression by one of its operands. Each round runs every variant in
+    one batch per target (in standalone, one build). Returns the smallest
+    case found.
+    """
+    targets = targets or [t for t in finding["targets"] if finding["targets"][t] is not None]
+    case = dict(finding["case"])
+    results, found = run_cases([case], finding["spikes"], targets, workdir, jobs=jobs, rtol=rtol,
+                               log=lambda *a: None)
+    if not found:
+        log("  the finding does not appear (any more) on these targets")
+        return case
+    kind, k, detail = found[0]
+    wanted = _signature(kind, detail, {t: results[t][k] for t in targets})
+    base = 100000 + 1000 * int(case["index"] % 97)
+    while True:
+        variants = _variants(case)
+        for n, v in enumerate(variants):
+            v["index"] = base + n
+            # (parameters a simpler rule no longer uses would be refused)
+            v["parameters"] = {p: x for p, x in v["parameters"].items() if re.search(rf"\b{p}\b", v["code"])}
+        base += len(variants) + 1
+        if not variants:
+            return case
+        results, found = run_cases(variants, finding["spikes"], targets, workdir, jobs=jobs, rtol=rtol,
+                                   log=lambda *a: None)
+        same = {k for kd, k, d in found
+                if k is not None and _signature(kd, d, {t: results[t].get(k, {}) for t in targets}) == wanted}
+        smaller = [v for v in variants if v["index"] in same]
+        if not smaller:
+            return case
+        case = min(smaller, key=lambda v: (len(v["code"]), v["index"]))
+        log(f"  {len(smaller)} of {len(variants)} variants still give it; shortest:\n{case['code']}\n"
+            f"  returns={case['returns']!r}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Differential fuzzer of the rule language (see the module's docstring).")
+    parser.add_argument("--rules", type=int, default=200, help="rules to generate")
+    parser.add_argument("--seed", default="1")
+    parser.add_argument("--first", type=int, default=0, help="the index of the first rule")
+    parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--batch", type=int, default=100, help="rules per network")
+    parser.add_argument("--rtol", type=float, default=RTOL)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
+                        help="parallel compilations of a standalone project")
+    parser.add_argument("--findings", default=str(FINDINGS))
+    parser.add_argument("--workdir", default=None, help="for standalone projects (default: a temporary one)")
+    parser.add_argument("--replay", nargs="+", metavar="FILE", help="run these findings again")
+    parser.add_argument("--minimise", metavar="FILE", help="shorten this finding's rule")
+    args = parser.parse_args(argv)
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if any(t not in TARGETS for t in targets):
+        parser.error(f"targets must be among {', '.join(TARGETS)}")
+    workdir = args.workdir or tempfile.mkdtemp(prefix="brian2_hetero_fuzz_")
+    log = lambda *a: print(*a, flush=True)  # noqa: E731
+    start = time.time()
+    if args.minimise:
+        targets = targets if args.targets != parser.get_default("targets") else None
+        case = minimise(load_finding(args.minimise), workdir, targets, jobs=args.jobs, rtol=args.rtol,
+                        log=log)
+        print(f"smallest:\n{case['code']}\nreturns={case['returns']!r}, "
+              f"parameters={case['parameters']}, trigger={case['trigger']}")
+        return 0
+    if args.replay:
+        failed = 0
+        for path in args.replay:
+            finding = load_finding(path)
+            _, found = replay(finding, targets, workdir, jobs=args.jobs, rtol=args.rtol, log=log)
+            failed += bool(found)
+            print(f"{path}: {'; '.join(f'{kd}: {d}' for kd, _, d in found) or 'agree'}")
+        return 1 if failed else 0
+    timings, n_refused, n_bad = {}, 0, 0
+    n_found = {"disagreement": 0, "crash": 0, "check": 0}
+    stop = args.first + args.rules
+    for first in range(args.first, stop, args.batch):
+        cases = [generate_case(args.seed, k) for k in range(first, min(first + args.batch, stop))]
+        spikes = generate_spikes(f"{args.seed}:{first}")
+        log(f"rules {first}-{cases[-1]['index']}:")
+        results, found = run_cases(cases, spikes, targets, workdir, jobs=args.jobs, rtol=args.rtol,
+                                   log=log, timings=timings)
+        n_refused += sum(all(results[t].get(c["index"], {}).get("status") == "refused" for t in targets)
+                         for c in cases)
+        n_bad += sum(bool(results[targets[0]].get(c["index"], {}).get("bad")) for c in cases)
+        by_index = {c["index"]: c for c in cases}
+        for kind, k, detail in found:
+            n_found[kind] += 1
+            case = by_index.get(k, cases[0])
+            path = write_finding(kind, case, spikes, results, detail, args.findings)
+            log(f"  {kind.upper()} rule {k}: {detail[:300]}\n    {case['code']!r} -> {path}")
+    elapsed = time.time() - start
+    print(f"{args.rules} rules, {n_refused} refused, {n_found['disagreement']} disagreements, "
+          f"{elapsed:.0f} s" + (f" ({n_found['crash']} crashes, {n_found['check']} check failures)"
+                                if n_found["crash"] or n_found["check"] else ""))
+    print(f"  {n_bad} rules left NaN, inf or a negative value they refuse (on {targets[0]})")
+    for target, (seconds, cpu, n) in timings.items():
+        print(f"  {target}: {seconds / n:.3f} s per rule ({seconds:.0f} s; CPU {cpu / n:.3f} s per rule)")
+    return 1 if any(n_found.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
