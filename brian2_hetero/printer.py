@@ -64,21 +64,29 @@ def _generated(text):
     return _Generated().visit(ast.parse(text, mode="eval")).body
 
 
+def _render_func(renderer, node):
+    return renderer.functions.get(node.id, node.id)
+
+
+def _render_float(renderer, node):
+    # (every number is a float64 literal, see _Generated)
+    value = float(node.value)
+    if math.isinf(value):
+        return renderer.infinity if value > 0 else f"(-{renderer.infinity})"
+    return repr(value)
+
+
 class _CRenderer(CPPNodeRenderer):
     """Brian's C++ renderer, for operands that are all doubles."""
+
+    infinity = "INFINITY"
 
     def __init__(self, functions):
         super().__init__()
         self.functions = functions
 
-    def render_func(self, node):
-        return self.functions.get(node.id, node.id)
-
-    def render_Constant(self, node):
-        value = float(node.value)
-        if math.isinf(value):
-            return "INFINITY" if value > 0 else "(-INFINITY)"
-        return repr(value)
+    render_func = _render_func
+    render_Constant = _render_float
 
     def render_BinOp(self, node):
         name = node.op.__class__.__name__
@@ -99,14 +107,9 @@ class _NumpyRenderer(NumpyNodeRenderer):
         "floor": "_np.floor", "ceil": "_np.ceil", "clip": "_clip", "int": "_int",
     }
 
-    def render_func(self, node):
-        return self.functions.get(node.id, node.id)
-
-    def render_Constant(self, node):
-        value = float(node.value)
-        if math.isinf(value):
-            return "_np.inf" if value > 0 else "(-_np.inf)"
-        return repr(value)
+    infinity = "_np.inf"
+    render_func = _render_func
+    render_Constant = _render_float
 
     def render_BinOp(self, node):
         if node.op.__class__.__name__ == "Pow":

@@ -62,3 +62,17 @@ def spike_inputs(n, spikes, name):
 def target_scope(name):
     """A Target for fixtures that run one simulation and share its results."""
     return Target(name, tempfile.mkdtemp(prefix="brian2_hetero_"))
+
+
+def root_cause(exc):
+    """The error at the bottom of Brian's chain of errors."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+def refusal(action):
+    """The root cause of the error that ``action()`` must raise."""
+    with pytest.raises(Exception) as info:
+        action()
+    return root_cause(info.value)

@@ -16,12 +16,7 @@ from brian2 import (
 from brian2.units.fundamentalunits import DimensionMismatchError
 
 from brian2_hetero import bugmann2012
-
-
-def root_cause(exc):
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return exc
+from conftest import root_cause
 
 
 def network(code="v_post += getw(i, j)", W0=1.0, eta=0.5, syn_model="w : 1",
