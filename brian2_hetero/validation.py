@@ -150,12 +150,7 @@ def check_call_site(rule, site):
             continue
         rule_calls = [c for c in calls if c.func.id in rules]
         if len(rule_calls) > 1:
-            raise ValueError(
-                f"{where.capitalize()} calls rules {len(rule_calls)} times "
-                f"({', '.join(ast.unparse(c) for c in rule_calls)}); call one rule once "
-                "per code block, e.g. one per pathway: "
-                "on_pre={'pre': ..., 'other': ...}."
-            )
+            _check_rules_apart(rule, mine, rule_calls, code, site, where)
         for call in rule_calls:
             args = [a.id if isinstance(a, ast.Name) else None for a in call.args]
             if call.func.id in mine and (args != ["i", "j"] or call.keywords):
@@ -184,6 +179,49 @@ def check_call_site(rule, site):
                     "on_pre={'pre': ..., 'other': ...}."
                 )
     return caller
+
+
+def _check_rules_apart(rule, mine, rule_calls, code, site, where):
+    """
+    Several rules called in one code block are applied synapse by synapse
+    in C, rule by rule over all spiking synapses in numpy: the same results
+    only if each rule is called once and acts on variables that no other
+    rule of the block and no statement of the block touches.
+    """
+    names = [c.func.id for c in rule_calls]
+    if len(set(names)) < len(names) or sum(name in mine for name in names) != 1:
+        raise ValueError(
+            f"{where.capitalize()} calls rules {len(rule_calls)} times "
+            f"({', '.join(ast.unparse(c) for c in rule_calls)}); call each rule once "
+            "per code block, or one per pathway: on_pre={'pre': ..., 'other': ...}."
+        )
+    synapses = site.owner
+    acted = {id(v): n for n, _, v, _ in Caller(rule, synapses).all_variables()}
+    for name in names:
+        other = site.variables[name]
+        if other is rule:
+            continue
+        shared = sorted(acted[id(v)] for _, _, v, _ in Caller(other, synapses).all_variables()
+                        if id(v) in acted)
+        if shared:
+            raise ValueError(
+                f"{where.capitalize()} calls rules '{rule.name}' and '{other.name}', which "
+                f"both act on '{shared[0]}': call them in pathways of their own, e.g. "
+                "on_pre={'pre': ..., 'other': ...}."
+            )
+    written = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            for target in getattr(node, "targets", [getattr(node, "target", None)]):
+                if isinstance(target, ast.Name) and target.id in site.variables:
+                    written.add(id(site.variables[target.id]))
+    touched = sorted(n for i, n in acted.items() if i in written)
+    if touched:
+        raise ValueError(
+            f"{where.capitalize()} calls rule '{rule.name}' with other rules and also "
+            f"writes '{touched[0]}', which the rule acts on: call the rule in a pathway "
+            "of its own, e.g. on_pre={'pre': ..., 'other': ...}."
+        )
 
 
 class Caller:

@@ -40,6 +40,17 @@ class Target:
         prefs._restore()
 
 
+@pytest.fixture(autouse=True)
+def numpy_unless_chosen():
+    """A test that does not choose a target runs on numpy: Brian's default
+    ('auto', Cython here) would compile modules for objects whose names differ
+    from test to test, minutes of a test run for code no test looks at."""
+    kept = prefs.codegen.target
+    prefs.codegen.target = "numpy"
+    yield
+    prefs.codegen.target = kept
+
+
 @pytest.fixture(params=TARGETS)
 def target(request, tmp_path):
     t = Target(request.param, str(tmp_path / "standalone"))

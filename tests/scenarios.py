@@ -78,6 +78,7 @@ PART_SIZES = {
     "stdp": 4,
     "shared": 3,
     "units": 3,
+    "one_block": 4,
 }
 PARAMETERS = {
     "source_major": (1.7, 0.35),
@@ -91,7 +92,18 @@ PARAMETERS = {
     "shared_a": (1.1, 0.5),
     "shared_b": (0.4, 0.9),
     "units": (3.0, 0.8),
+    "one_block": (1.4, 0.55),
+    "one_block_2": (0.7, 0.3),
 }
+
+
+def second_weight(i, j):
+    """The initial values of the second rule's weights in the one_block part."""
+    return ((i * 5 + j * 3) % 7) / 4.0
+
+
+SECOND_WEIGHT_EXPRESSION = "((i * 5 + j * 3) % 7) / 4.0"
+ONE_BLOCK_CONDITION = "(i + 2 * j) % 3 != 0"
 
 
 def stdp_on_post(w):
@@ -188,6 +200,22 @@ def build():
     S.connect()
     S.w = WEIGHT_EXPRESSION + " * mV"
 
+    # two rules on variables of their own, called in one on_pre code block
+    G = part("one_block", model="v2 : 1\npool2 : 1")
+    G.pool2 = pools["one_block"][::-1]
+    rules = {}
+    for key, w, pool in (("one_block", "w", "pool"), ("one_block_2", "w2", "pool2")):
+        W0, eta = PARAMETERS[key]
+        rules[key] = bugmann2012(W0=W0, eta=eta, w=w, pool=pool, name=f"rule_{key}")
+    S = Synapses(P, G, "w : 1\nw2 : 1", on_pre="v_post += getw(i, j)\nv2_post += getw2(i, j)",
+                 namespace={"getw": rules["one_block"], "getw2": rules["one_block_2"]},
+                 name="syn_one_block")
+    S.connect(condition=ONE_BLOCK_CONDITION)
+    S.w = WEIGHT_EXPRESSION
+    S.w2 = SECOND_WEIGHT_EXPRESSION
+    synapses["one_block"] = S
+    objects.extend([S, *rules.values()])
+
     net = Network(*objects)
 
     def results():
@@ -203,6 +231,9 @@ def build():
                 "pre": np.array(S._synaptic_pre[:]), "post": np.array(S._synaptic_post[:]),
                 "w": np.array(S.w[:] / scale),
             }
+        out["one_block_synapses"]["w2"] = np.array(synapses["one_block"].w2[:])
+        out["one_block"]["pool2"] = np.array(groups["one_block"].pool2[:])
+        out["one_block"]["v2"] = np.array(groups["one_block"].v2[:])
         return out
 
     return net, results

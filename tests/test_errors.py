@@ -79,6 +79,24 @@ def test_bad_calls(target, capfd, code, text):
 
 
 @pytest.mark.parametrize(
+    "pools, code, text",
+    [
+        (("pool", "pool"), "v_post += getw(i, j)\nv2_post += getw2(i, j)",
+         "calls rules 'rule' and 'rule2', which both act on 'pool'"),
+        (("pool", "pool2"), "v_post += getw(i, j)\npool2_post = 1\nv2_post += getw2(i, j)",
+         "calls rule 'rule2' with other rules and also writes 'pool2'"),
+        (("pool", "pool2"), "v_post += getw(i, j) + getw2(i, j) + getw(i, j)", "calls rules 3 times"),
+    ],
+)
+def test_bad_calls_of_two_rules(target, capfd, pools, code, text):
+    net, getw, S, G = network(code=code, syn_model="w : 1\nw2 : 1",
+                              group_model="v : 1\npool : 1\nv2 : 1\npool2 : 1")
+    getw2 = bugmann2012(W0=1, eta=0.5, w="w2", pool=pools[1], name="rule2")
+    S.namespace["getw2"] = getw2
+    refused(target, net, S, G, ValueError, text, capfd)
+
+
+@pytest.mark.parametrize(
     "kwds, text",
     [
         (dict(on_post="v_post += getw(i, j)", threshold="False"), "not in the on_post code of 'syn'"),

@@ -111,6 +111,29 @@ def test_targets_agree():
                 np.testing.assert_allclose(a["w"], b["w"], rtol=0, atol=1e-11)
 
 
+def test_two_rules_in_one_code_block(result):
+    """Rules on variables of their own, called one after the other in one
+    on_pre code block, are each applied as if alone."""
+    syn, group = result["one_block_synapses"], result["one_block"]
+    spikes, _, pools = scenarios.inputs()
+    i, j = syn["i"], syn["j"]
+    assert len(i) == sum((a + 2 * b) % 3 != 0 for a in range(scenarios.M) for b in range(4))
+    for key, w, initial, pool, v, start in (
+        ("one_block", "w", scenarios.initial_weight, "pool", "v", pools["one_block"]),
+        ("one_block_2", "w2", scenarios.second_weight, "pool2", "v2", pools["one_block"][::-1]),
+    ):
+        pathway = Pathway(i, j, [initial(a, b) for a, b in zip(i, j)], *scenarios.PARAMETERS[key])
+        pathway.schedule(spikes)
+        final_pool, _ = simulate([pathway], start, scenarios.N_STEPS)
+        np.testing.assert_allclose(syn[w], pathway.w, rtol=0, atol=TOLERANCE * 10)
+        np.testing.assert_allclose(group[pool], final_pool, rtol=0, atol=TOLERANCE * 10)
+        received = np.zeros(4)
+        for t, value in pathway.received.items():
+            received[t] += value
+        np.testing.assert_allclose(group[v], received, rtol=0, atol=1e-10)
+        assert np.abs(np.array(pathway.w) - [initial(a, b) for a, b in zip(i, j)]).max() > 0.1
+
+
 def spikes_from_monitor(monitor):
     """Time step -> presynaptic indices, from a SpikeMonitor."""
     steps = np.round(np.asarray(monitor.t / defaultclock.dt)).astype(int)

@@ -17,6 +17,7 @@ from brian2 import (
     SpikeGeneratorGroup,
     SpikeMonitor,
     Synapses,
+    collect,
     defaultclock,
     ms,
     nS,
@@ -94,39 +95,55 @@ NAN_CASES = {
 _results = {}
 
 
-def _one_neuron(name, code, n, spiking, weights, objects):
-    P = SpikeGeneratorGroup(n, [spiking], [0] * ms, name=f"sem_in_{name}")
-    G = NeuronGroup(1, "v : 1", name=f"sem_g_{name}")
-    rule = HeteroRule(code, name=f"sem_{name}")
+def _one_neuron(suffix, code, n, spiking, weights):
+    P = SpikeGeneratorGroup(n, [spiking], [0] * ms, name=f"sem_in{suffix}")
+    G = NeuronGroup(1, "v : 1", name=f"sem_g{suffix}")
+    rule = HeteroRule(code, name=f"sem{suffix}")
     S = Synapses(P, G, "w : 1", on_pre="v_post += rule(i, j)", namespace={"rule": rule},
-                 name=f"sem_s_{name}")
+                 name=f"sem_s{suffix}")
     S.connect(i=np.arange(n), j=0)
     S.w = weights
-    objects += [P, G, S]
-    return S
+    return P, G, S
+
+
+def _run(objects, monitor):
+    try:
+        Network(*objects, monitor).run(0.3 * ms)
+    except FloatingPointError as exc:
+        return str(exc)
+    return None
 
 
 def simulate(target_name):
-    """Every case in one network per target (one build); the error the run
-    raised, and every case's final weights."""
+    """Every case's final weights, the error its run raised and the spikes
+    its run saw. Standalone builds every case into one project; the runtime
+    targets run one network per case with the same object names, so that
+    Cython compiles only the code that holds the rule for each case."""
     if target_name in _results:
         return _results[target_name]
     t = target_scope(target_name)
     t.activate()
+    cases = {name: (code, n, spiking, weights) for name, (code, n, spiking, weights, _) in CASES.items()}
+    cases.update({name: (code, 3, 0, W3) for name, code in NAN_CASES.items()})
     try:
         defaultclock.dt = 0.1 * ms
-        objects, synapses = [], {}
-        for name, (code, n, spiking, weights, _) in CASES.items():
-            synapses[name] = _one_neuron(name, code, n, spiking, weights, objects)
-        for name, code in NAN_CASES.items():
-            synapses[name] = _one_neuron(name, code, 3, 0, W3, objects)
-        monitor = SpikeMonitor(objects[0], name="sem_spikes")
-        raised = None
-        try:
-            Network(*objects, monitor).run(0.3 * ms)
-        except FloatingPointError as exc:
-            raised = str(exc)
-        _results[target_name] = raised, {k: np.array(S.w[:]) for k, S in synapses.items()}, monitor.num_spikes
+        raised, weights, spikes = {}, {}, {}
+        if t.standalone:
+            objects, synapses = [], {}
+            for name, case in cases.items():
+                objects += _one_neuron(f"_{name}", *case)
+                synapses[name] = objects[-1]
+            monitor = SpikeMonitor(objects[0], name="sem_spikes")
+            error = _run(objects, monitor)
+            for name, S in synapses.items():
+                raised[name], weights[name], spikes[name] = error, np.array(S.w[:]), monitor.num_spikes
+        else:
+            for name, case in cases.items():
+                objects = _one_neuron("", *case)
+                monitor = SpikeMonitor(objects[0], name="sem_spikes")
+                raised[name] = _run(objects, monitor)
+                weights[name], spikes[name] = np.array(objects[-1].w[:]), monitor.num_spikes
+        _results[target_name] = raised, weights, spikes
     finally:
         t.reset()
     return _results[target_name]
@@ -155,10 +172,10 @@ def test_nan_in_a_reduction_gives_nan_and_is_reported(target_name, name):
     raised, weights, spikes = simulate(target_name)
     # the spiking synapse got NaN; the others kept their weights
     assert np.isnan(weights[name][0]) and list(weights[name][1:]) == W3[1:]
-    assert raised is not None and raised.startswith("After the run, Synapses 'sem_s_nan_")
-    assert "must stay finite during a run" in raised
+    assert raised[name] is not None and raised[name].startswith("After the run, Synapses 'sem_s")
+    assert "must stay finite during a run" in raised[name]
     # every other result of the run is kept, on cpp_standalone too
-    assert spikes == 1
+    assert spikes[name] == 1
 
 
 def test_a_sibling_value_of_an_earlier_pass_is_refused():
@@ -196,10 +213,10 @@ def test_copying_a_rule_says_why_it_cannot(copier):
 def test_subtractive_normalisation_with_units(target):
     """clip(..., 0, inf) of the built-in rule: 0 and inf take the weights' units."""
     rule = normalise_subtractive(W_total=1 * nS, name="sub_ns")
-    P = SpikeGeneratorGroup(3, [1], [0] * ms, name="sub_in")
-    G = NeuronGroup(1, "v : 1", name="sub_g")
+    P = SpikeGeneratorGroup(3, [1], [0] * ms, name="sem_in")
+    G = NeuronGroup(1, "v : 1", name="sem_g")
     S = Synapses(P, G, "w : siemens", on_pre="v_post += rule(i, j) / nS", namespace={"rule": rule},
-                 name="sub_s")
+                 name="sem_s")
     S.connect(i=[0, 1, 2], j=0)
     S.w = [0.2, 0.9, 1.0] * nS
     run(0.2 * ms)
@@ -218,10 +235,10 @@ def runtime_target(request):
 
 def test_synapses_added_during_a_run_are_refused(runtime_target):
     """(cpp_standalone has no network_operation in which to add them.)"""
-    P = SpikeGeneratorGroup(3, [0, 1], [0, 1] * ms, name="grow_in")
-    G = NeuronGroup(2, "v : 1", name="grow_g")
+    P = SpikeGeneratorGroup(3, [0, 1], [0, 1] * ms, name="sem_in")
+    G = NeuronGroup(2, "v : 1", name="sem_g")
     rule = normalise_multiplicative(W_total=1.0, name="grow_rule")
-    S = Synapses(P, G, "w : 1", on_pre="v_post += rule(i, j)", namespace={"rule": rule}, name="grow_s")
+    S = Synapses(P, G, "w : 1", on_pre="v_post += rule(i, j)", namespace={"rule": rule}, name="sem_s")
     S.connect(i=[0, 1, 2], j=0)
     S.w = 1
 
@@ -232,21 +249,22 @@ def test_synapses_added_during_a_run_are_refused(runtime_target):
 
     cause = refusal(lambda: Network(P, G, S, grow).run(2 * ms))
     assert isinstance(cause, RuntimeError)
-    assert "Synapses 'grow_s' cannot get new synapses during a run" in str(cause)
+    assert "Synapses 'sem_s' cannot get new synapses during a run" in str(cause)
     assert len(S) == 3
     np.testing.assert_allclose(np.asarray(S.w[:]), [1 / 3] * 3, rtol=1e-15)
 
 
 def test_an_event_driven_weight_is_named(runtime_target):
     rule = normalise_multiplicative(W_total=1.0, name="ed_rule")
-    P = SpikeGeneratorGroup(2, [0], [0] * ms, name="ed_in")
-    G = NeuronGroup(1, "v : 1", name="ed_g")
+    P = SpikeGeneratorGroup(2, [0], [0] * ms, name="sem_in")
+    G = NeuronGroup(1, "v : 1", name="sem_g")
     S = Synapses(P, G, "dw/dt = -w / (10*ms) : 1 (event-driven)", on_pre="v_post += rule(i, j)",
-                 namespace={"rule": rule}, name="ed_s")
+                 namespace={"rule": rule}, name="sem_s")
     S.connect()
     S.w = 1
-    cause = refusal(lambda: run(0.2 * ms))
-    assert "acts on 'w' of Synapses 'ed_s', which is (event-driven)" in str(cause)
+    net = Network(collect())
+    cause = refusal(lambda: net.run(0.2 * ms))
+    assert "acts on 'w' of Synapses 'sem_s', which is (event-driven)" in str(cause)
     assert list(S.w[:]) == [1.0, 1.0]
 
 
@@ -254,25 +272,27 @@ def test_a_summed_pool_is_refused(target):
     """Brian overwrites a (summed) variable every time step: a rule writing it would lose its changes."""
     from brian2_hetero import bugmann2012
 
-    P = SpikeGeneratorGroup(2, [0], [0] * ms, name="summed_in")
-    G = NeuronGroup(1, "v : 1\npool : 1", name="summed_g")
+    P = SpikeGeneratorGroup(2, [0], [0] * ms, name="sem_in")
+    G = NeuronGroup(1, "v : 1\npool : 1", name="sem_g")
     getw = bugmann2012(W0=1, eta=0.5, name="summed_rule")
-    S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", namespace={"getw": getw}, name="summed_s")
+    S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", namespace={"getw": getw}, name="sem_s")
     S.connect()
     S2 = Synapses(P, G, "x : 1\npool_post = x : 1 (summed)", name="summing")
     S2.connect()
-    cause = refusal(lambda: run(0.2 * ms))
-    assert "Rule 'summed_rule' writes 'pool' of 'summed_g', but Synapses 'summing' makes it a (summed)" in str(cause)
+    net = Network(collect())
+    cause = refusal(lambda: net.run(0.2 * ms))
+    assert "Rule 'summed_rule' writes 'pool' of 'sem_g', but Synapses 'summing' makes it a (summed)" in str(cause)
 
 
 def test_float32_weights_say_how_to_get_float64(runtime_target):
     """(Checked in Python before any code is generated, the same for every target.)"""
     prefs.core.default_float_dtype = np.float32
     rule = normalise_multiplicative(W_total=1.0, name="f32_rule")
-    P = SpikeGeneratorGroup(2, [0], [0] * ms, name="f32_in")
-    G = NeuronGroup(1, "v : 1", name="f32_g")
-    S = Synapses(P, G, "w : 1", on_pre="v_post += rule(i, j)", namespace={"rule": rule}, name="f32_s")
+    P = SpikeGeneratorGroup(2, [0], [0] * ms, name="sem_in")
+    G = NeuronGroup(1, "v : 1", name="sem_g")
+    S = Synapses(P, G, "w : 1", on_pre="v_post += rule(i, j)", namespace={"rule": rule}, name="sem_s")
     S.connect()
-    cause = refusal(lambda: run(0.2 * ms))
+    net = Network(collect())
+    cause = refusal(lambda: net.run(0.2 * ms))
     assert "'w' is of type float32" in str(cause)
     assert "prefs.core.default_float_dtype = float32; set it to float64" in str(cause)

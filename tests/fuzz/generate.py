@@ -200,7 +200,7 @@ class _RuleWriter:
             "clip": 1, "index": 1, "floor": 1 * self.discrete, "int": 0.8 * self.discrete,
             "ceil": 0.6 * self.discrete, "cond": 1.5 * self.discrete, "exp": 1.5 * (not self.discrete),
             "log": 1.2 * (not self.discrete), "pow": 1.2 * (not self.discrete),
-            "nan": 1.0 * self.nan, "big": 0.15 * self.discrete,
+            "nan": 2.0 * self.nan, "big": 0.15 * self.discrete,
         })
         if which == "add":
             return f"{_atom(sub())} + {_atom(sub())}"
@@ -486,7 +486,7 @@ def acts_on(code, parameters=(), returns="w"):
     return sorted(code.synaptic), sorted(code.neuronal)
 
 
-def generate_case(seed, index):
+def generate_case(seed, index, shared=1):
     """
     One random rule and its network.
 
@@ -496,6 +496,12 @@ def generate_case(seed, index):
         The run's seed.
     index : int
         The rule's number in the run.
+    shared : int, optional
+        With ``shared > 1``, the rules ``index // shared`` alike share one
+        network (sizes, offsets and synapses, drawn from
+        ``random.Random(f"{seed}:net:{index // shared}")``; the initial values
+        stay the rule's own), so that `run` can apply those of them applied
+        in ``on_pre`` from one `Synapses`, which Cython compiles once.
 
     Returns
     -------
@@ -523,27 +529,28 @@ def generate_case(seed, index):
         options = ["c", "w + c", "u_post", "2 * w - c"] + [
             f"clip({s}, -10, 10)" if s in writer.unbounded else s for s in writer.scalars]
         returns = rng.choice(options)
-    n_pre, n_post = rng.randint(2, 6), rng.randint(1, 4)
-    connect = rng.choices(("source_order", "target_order", "arrays"), weights=(2, 2, 5))[0]
+    net = rng if shared <= 1 else random.Random(f"{seed}:net:{index // shared}")
+    n_pre, n_post = net.randint(2, 6), net.randint(1, 4)
+    connect = net.choices(("source_order", "target_order", "arrays"), weights=(2, 2, 5))[0]
     if connect == "source_order":
         pairs = [(i, j) for i in range(n_pre) for j in range(n_post)]
     elif connect == "target_order":
         pairs = [(i, j) for j in range(n_post) for i in range(n_pre)]
     else:
-        p = rng.choice((0.4, 0.6, 0.9))
-        empty = rng.randrange(n_post) if n_post > 1 and rng.random() < 0.4 else None
-        pairs = [(i, j) for i in range(n_pre) for j in range(n_post) if j != empty and rng.random() < p]
+        p = net.choice((0.4, 0.6, 0.9))
+        empty = net.randrange(n_post) if n_post > 1 and net.random() < 0.4 else None
+        pairs = [(i, j) for i in range(n_pre) for j in range(n_post) if j != empty and net.random() < p]
         if not pairs:
-            pairs = [(rng.randrange(n_pre), next(j for j in range(n_post) if j != empty))]
-        if rng.random() < 0.8:
-            rng.shuffle(pairs)  # scattered
+            pairs = [(net.randrange(n_pre), next(j for j in range(n_post) if j != empty))]
+        if net.random() < 0.8:
+            net.shuffle(pairs)  # scattered
         else:
             pairs.sort(key=lambda ij: (ij[1], ij[0]))  # target by target
-    source_offset = rng.randint(0, N_INPUTS - n_pre) if rng.random() < 0.25 else 0
+    source_offset = net.randint(0, N_INPUTS - n_pre) if net.random() < 0.25 else 0
     target_offset, n_neurons = 0, n_post
-    if rng.random() < 0.2:
-        target_offset = rng.randint(0, 2)
-        n_neurons = target_offset + n_post + rng.randint(0, 2)
+    if net.random() < 0.2:
+        target_offset = net.randint(0, 2)
+        n_neurons = target_offset + n_post + net.randint(0, 2)
     synaptic, neuronal = acts_on(code, parameters, returns)
     nonnegative = []
     if rng.random() < 0.1:

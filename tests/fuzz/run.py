@@ -6,20 +6,23 @@ Each batch of rules runs in ONE Brian network per target: one
 `SpikeGeneratorGroup` of inputs with random, often coincident spikes shared by
 all rules, and per rule its own `NeuronGroup` (``v : 1``, ``u : 1``, and a
 threshold when the rule is applied on its spikes) and `Synapses` (``w : 1``,
-``c : 1``). In standalone that is one project per batch, so that its build is
-shared. After the run, every rule's ``S.w``, ``S.c``, ``G.v`` and ``G.u`` are
-read and compared across targets: equal within a relative ``rtol`` (1e-12),
-NaN where NaN, infinities of the same sign, or the same refusal. A rule that
-fails on some targets only (at build or run time) is a disagreement; one that
-fails on every target is a crash.
+``c : 1``). Rules called in ``on_pre`` that share a network (see
+``generate_case(..., shared=)``) share one `NeuronGroup` and one `Synapses`,
+each rule with variables of its own, all called in one ``on_pre`` code
+block: Cython compiles one module for all of them instead of one each. In
+standalone a batch is one project, so that its build is shared. After the
+run, every rule's ``w``, ``c``, ``v`` and ``u`` are read and compared across
+targets: equal within a relative ``rtol`` (1e-12), NaN where NaN, infinities
+of the same sign, or the same refusal. A rule that fails on some targets only
+(at build or run time) is a disagreement; one that fails on every target is
+a crash.
 
 A rule that leaves a NaN or inf (or a negative value where it asked for
 non-negative ones) in a variable it acts on makes the run raise
-`FloatingPointError` after it on the runtime targets, and makes a standalone
-program exit with status 1 (Brian raises a RuntimeError; the values are read
-all the same, see `_WRITE_ARRAYS`). Whether a target raised is compared too:
-it must raise exactly when some rule of the batch left such a value, and its
-message must name one of those rules.
+`FloatingPointError` after it, on every target, with every result kept.
+Whether a target raised is compared too: it must raise exactly when some rule
+of the batch left such a value, and its message must name one of those
+rules.
 
 A batch that fails for another reason is split: a rule the error names (by
 its objects' names ``fz<k>...``) is set aside as failed, else the batch is
@@ -29,7 +32,7 @@ Run from the repository's root (``tests/`` need not be on the path; the
 module puts it there to import ``conftest``)::
 
     .venv/bin/python -m tests.fuzz.run --rules 2000 --seed 1 \\
-        --targets numpy,cython,cpp_standalone --batch 100
+        --targets numpy,cython,cpp_standalone --batch 100 --shared 20
 
 It prints one line per batch and target, then ``N rules, K refused,
 D disagreements, T s`` and the seconds per rule on each target, writes each
@@ -37,13 +40,18 @@ disagreement and crash to ``tests/fuzz/findings/<kind>_s<seed>_r<k>.json``
 (the case, its spikes and every target's values: enough to make it a fixed
 regression case) and exits with status 1 if there was any.
 ``--replay FILE...`` runs findings again; ``--minimise FILE`` shortens a
-finding's rule statement by statement while it still disagrees.
+finding's rule while it still gives the same finding. ``--save FILE`` keeps
+every batch's results, so that targets can run in processes of their own
+(``--targets cython --save c.jsonl`` and ``--targets cpp_standalone --save
+s.jsonl``, with the same ``--seed``, ``--rules`` and ``--batch``) and be
+compared afterwards with ``--compare c.jsonl s.jsonl``.
 """
 
 import argparse
 import contextlib
 import json
 import math
+import multiprocessing
 import os
 import re
 import sys
@@ -61,7 +69,7 @@ except ImportError:  # run as a module: conftest.py is in tests/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from conftest import Target, spike_inputs
 
-from .generate import N_INPUTS, N_STEPS, generate_case, generate_spikes
+from .generate import N_INPUTS, N_STEPS, acts_on, generate_case, generate_spikes
 
 __all__ = ["run_batch", "compare", "run_cases", "replay", "main", "FINDINGS"]
 
@@ -71,30 +79,22 @@ VARIABLES = ("w", "c", "v", "u")
 RTOL = 1e-12
 # Refusals of a rule by the language (when it is created or applied).
 _REFUSED = ("RuleSyntaxError", "ValueError", "TypeError")
-# A standalone program that exits after its run (a rule's check failed)
-# would not write its arrays: write them after the run, before any check,
-# and leave a mark that it did.
-_MARK = "fuzz_arrays_written"
-_WRITE_ARRAYS = (
-    "// brian2_hetero fuzzer: the arrays, before any check can exit\n"
-    f'_write_arrays();\n{{ std::ofstream _fuzz_mark(brian::results_dir + "{_MARK}"); _fuzz_mark << 1; }}'
-)
-
-
 class _BatchFailure(Exception):
     """A batch failed otherwise than through a rule's after-run check;
-    ``root``: the exception at the root of the failure."""
+    ``root``: (type name, message) of the exception at the root of the
+    failure; ``names``: every message and frame, to find the rules named."""
 
     def __init__(self, text, root, names):
         super().__init__(text)
         self.root = root
-        self.names = names  # every message and frame, to find the rules named
+        self.names = names
 
 
-def _refusal(exc):
-    """Whether an exception is the language refusing a rule (by name)."""
-    return type(exc).__name__ in _REFUSED + ("DimensionMismatchError",) and \
-        re.match(r"Rule 'fz\d+'", str(exc)) is not None
+def _refusal(root):
+    """Whether an exception ((type name, message)) is the language refusing
+    a rule (by name)."""
+    name, message = root
+    return name in _REFUSED + ("DimensionMismatchError",) and re.match(r"Rule 'fz\d+'", message) is not None
 
 
 def _text(exc):
@@ -143,16 +143,76 @@ def _spike_arrays(spikes):
     return {int(step): np.asarray(inputs, dtype=int) for step, inputs in spikes.items()}
 
 
+_NETWORK = ("n_pre", "n_post", "source_offset", "target_offset", "n_neurons", "connect", "pre", "post")
+
+
+def _create(case, name, variables, outcomes):
+    """The case's rule, acting on ``variables`` (its names -> the suffixed
+    variables of a shared network), or None and its outcome if the language
+    refuses it."""
+    from brian2_hetero import HeteroRule
+
+    k = case["index"]
+    try:
+        return HeteroRule(case["code"], parameters=case["parameters"], returns=case["returns"],
+                          nonnegative=case["nonnegative"],
+                          variables=variables or None, name=name)
+    except Exception as exc:  # noqa: BLE001 - the language's refusal, or its crash
+        refused = type(exc).__name__ in _REFUSED
+        outcomes[k] = dict(status="refused" if refused else "error", stage="create", error=_text(exc))
+        return None
+
+
+def _network(case, P, name, suffixes, spiking, on_pre, namespace):
+    """The target group and the synapses of a case's network, with the
+    variables ``w``, ``c`` (per synapse), ``v``, ``u`` (per neuron) once per
+    suffix, each set to the initial values of the case of that suffix."""
+    from brian2 import NeuronGroup, Synapses, prefs
+
+    G = NeuronGroup(case["n_neurons"], "\n".join(f"v{x} : 1\nu{x} : 1" for x in suffixes),
+                    threshold="v > 1.5" if spiking else None, reset="v = 0" if spiking else None,
+                    name=f"{name}_g", namespace={})
+    so, to = case["source_offset"], case["target_offset"]
+    source = P if (so, case["n_pre"]) == (0, N_INPUTS) else P[so : so + case["n_pre"]]
+    target = G if (to, case["n_post"]) == (0, case["n_neurons"]) else G[to : to + case["n_post"]]
+    S = Synapses(source, target, "\n".join(f"w{x} : 1\nc{x} : 1" for x in suffixes), on_pre=on_pre,
+                 namespace=namespace, name=f"{name}_s")
+    # The synapses are made by numpy code on every runtime target: Cython
+    # would compile a module for each network, and what is compared is the
+    # rules' code, not Brian's.
+    kept = prefs.codegen.target
+    if kept == "cython":
+        prefs.codegen.target = "numpy"
+    try:
+        if case["connect"] == "source_order":
+            S.connect()
+        elif case["connect"] == "target_order":
+            S.connect(i="k for k in range(N_pre)")
+        else:
+            S.connect(i=np.array(case["pre"]), j=np.array(case["post"]))
+    finally:
+        prefs.codegen.target = kept
+    return G, S
+
+
+def _set(case, S, G, suffix):
+    for x, group in (("w", S), ("c", S), ("v", G), ("u", G)):
+        setattr(group, x + suffix, np.array(case[x]))
+
+
 def _build(cases, spikes, slots, outcomes):
     """
-    The network of a batch: Brian objects and, per rule, (rule, S, G).
+    The network of a batch: Brian objects and, per rule, (rule, S, G, case,
+    suffix of its variables).
+
     The objects of rule k are named after its slot, ``fz<slots[k]>...``.
-    Rules the language refuses get their outcome in ``outcomes`` and no
-    objects.
+    Rules applied in ``on_pre`` whose networks are the same share one
+    `NeuronGroup` and one `Synapses` (named after the first of them), each
+    with variables of its own (``w<slot>``, ``c<slot>``, ``v<slot>``,
+    ``u<slot>``), all in one ``on_pre`` code. Rules the language refuses get
+    their outcome in ``outcomes`` and no objects.
     """
     from brian2 import NeuronGroup, Synapses, defaultclock
-
-    from brian2_hetero import HeteroRule
 
     # A SpikeGeneratorGroup has no subgroups: it drives a group of inputs
     # (one time step later), whose subgroups are the rules' sources.
@@ -162,61 +222,62 @@ def _build(cases, spikes, slots, outcomes):
     relay = Synapses(generator, P, on_pre="x_post = 1", name="fz_relay", namespace={})
     relay.connect(j="i")
     objects, handles = [generator, P, relay], {}
+    shared = {}
     for case in cases:
+        if case["trigger"].get("on") == "pre":
+            shared.setdefault(json.dumps([case[x] for x in _NETWORK]), []).append(case)
+    for group in shared.values():
+        rules = {}
+        for case in group:
+            s = slots[case["index"]]
+            synaptic, neuronal = acts_on(case["code"], case["parameters"], case["returns"])
+            rule = _create(case, f"fz{s}", {x: f"{x}{s}" for x in synaptic + neuronal}, outcomes)
+            if rule is not None:
+                rules[s] = (rule, case)
+        if not rules:
+            continue
+        first = min(rules)
+        G, S = _network(group[0], P, f"fz{first}", [str(s) for s in rules], False,
+                        "\n".join(f"v{s}_post += fz{s}(i, j)" for s in rules),
+                        {f"fz{s}": rule for s, (rule, _) in rules.items()})
+        for s, (rule, case) in rules.items():
+            _set(case, S, G, str(s))
+            handles[case["index"]] = (rule, S, G, case, str(s))
+        objects += [G, S]
+    for case in cases:
+        trigger = case["trigger"]
+        if trigger.get("on") == "pre":
+            continue
         k = case["index"]
         name = f"fz{slots[k]}"
-        try:
-            rule = HeteroRule(case["code"], parameters=case["parameters"], returns=case["returns"],
-                              nonnegative=case["nonnegative"], name=name)
-        except Exception as exc:  # noqa: BLE001 - the language's refusal, or its crash
-            refused = type(exc).__name__ in _REFUSED
-            outcomes[k] = dict(status="refused" if refused else "error", stage="create", error=_text(exc))
+        rule = _create(case, name, {}, outcomes)
+        if rule is None:
             continue
-        trigger = case["trigger"]
         spiking = trigger.get("on") == "post_spike"
-        G = NeuronGroup(case["n_neurons"], "v : 1\nu : 1", threshold="v > 1.5" if spiking else None,
-                        reset="v = 0" if spiking else None, name=f"{name}_g", namespace={})
-        so, to = case["source_offset"], case["target_offset"]
-        source = P if (so, case["n_pre"]) == (0, N_INPUTS) else P[so : so + case["n_pre"]]
-        target = G if (to, case["n_post"]) == (0, case["n_neurons"]) else G[to : to + case["n_post"]]
-        on_pre = "v_post += rule(i, j)" if trigger.get("on") == "pre" else "v_post += 1"
-        S = Synapses(source, target, "w : 1\nc : 1", on_pre=on_pre, namespace={"rule": rule},
-                     name=f"{name}_s")
-        if case["connect"] == "source_order":
-            S.connect()
-        elif case["connect"] == "target_order":
-            S.connect(i="k for k in range(N_pre)")
-        else:
-            S.connect(i=np.array(case["pre"]), j=np.array(case["post"]))
-        S.w = np.array(case["w"])
-        S.c = np.array(case["c"])
-        G.v = np.array(case["v"])
-        G.u = np.array(case["u"])
-        if trigger.get("on") != "pre":
-            try:
-                if spiking:
-                    extra = {"when": trigger["when"]} if trigger.get("when") else {}
-                    rule.apply_to(S, on="post_spike", **extra)
-                else:
-                    rule.apply_to(S, every=trigger["every"] * defaultclock.dt)
-            except Exception as exc:  # noqa: BLE001
-                refused = type(exc).__name__ in _REFUSED
-                outcomes[k] = dict(status="refused" if refused else "error", stage="apply_to",
-                                   error=_text(exc))
-                continue
+        G, S = _network(case, P, name, [""], spiking, "v_post += 1", {})
+        _set(case, S, G, "")
+        try:
+            if spiking:
+                extra = {"when": trigger["when"]} if trigger.get("when") else {}
+                rule.apply_to(S, on="post_spike", **extra)
+            else:
+                rule.apply_to(S, every=trigger["every"] * defaultclock.dt)
+        except Exception as exc:  # noqa: BLE001
+            refused = type(exc).__name__ in _REFUSED
+            outcomes[k] = dict(status="refused" if refused else "error", stage="apply_to",
+                               error=_text(exc))
+            continue
         objects += [G, S]
-        handles[k] = (rule, S, G, case)
+        handles[k] = (rule, S, G, case, "")
     return objects, handles
 
 
 def _read(handles):
     """Every rule's final values, and whether it left a value its checks refuse."""
     out = {}
-    for k, (rule, S, G, case) in handles.items():
-        values = {
-            "w": np.asarray(S.w[:], dtype=float), "c": np.asarray(S.c[:], dtype=float),
-            "v": np.asarray(G.v[:], dtype=float), "u": np.asarray(G.u[:], dtype=float),
-        }
+    for k, (rule, S, G, case, suffix) in handles.items():
+        values = {x: np.asarray(getattr(group, x + suffix)[:], dtype=float)
+                  for x, group in (("w", S), ("c", S), ("v", G), ("u", G))}
         pre = np.asarray(S.i[:]).tolist()
         post = np.asarray(S.j[:]).tolist()
         if (pre, post) != (list(case["pre"]), list(case["post"])):
@@ -248,7 +309,7 @@ def _attempt(target, cases, spikes, slots, directory, jobs):
     Run one batch once on ``target``. Returns (outcomes by rule, what the run
     raised or None); raises `_BatchFailure` if the batch failed otherwise.
     """
-    from brian2 import Network, defaultclock, device, get_device, ms, prefs
+    from brian2 import Network, defaultclock, device, ms, prefs
     from brian2.utils.logger import catch_logs
 
     t = Target(target, directory)
@@ -263,23 +324,10 @@ def _attempt(target, cases, spikes, slots, directory, jobs):
             try:
                 objects, handles = _build(cases, spikes, slots, outcomes)
                 net = Network(*objects)
-                if t.standalone:
-                    device.insert_code("after_network_run", _WRITE_ARRAYS)
                 try:
                     net.run(N_STEPS * defaultclock.dt)
                     if t.standalone:
-                        mark = Path(directory) / "results" / _MARK
-                        if mark.exists():
-                            mark.unlink()
-                        try:
-                            device.build(directory=directory, compile=True, run=True, with_output=True)
-                        except RuntimeError as exc:
-                            if not mark.exists() or "failed" not in str(exc):
-                                raise
-                            # The program exited after its run and its arrays
-                            # were written: read them.
-                            get_device().has_been_run = True
-                            raised = "exit status 1"
+                        device.build(directory=directory, compile=True, run=True, with_output=True)
                 except Exception as exc:  # noqa: BLE001
                     if not isinstance(_root(exc), FloatingPointError):
                         raise
@@ -292,15 +340,46 @@ def _attempt(target, cases, spikes, slots, directory, jobs):
         if failure is not None:
             # (the traceback names the rule's function where no message does)
             frames = "".join(traceback.format_exception(failure))
+            root = _root(failure)
             raise _BatchFailure(_text(failure) + "\n--- traceback:\n" + frames[-3000:]
-                                + "\n--- output:\n" + out["text"][-4000:], _root(failure),
-                                frames + out["text"]) from failure
-        if raised == "exit status 1":
-            lines = [ln for ln in out["text"].splitlines() if "brian2_hetero" in ln]
-            raised += ": " + (lines[0] if lines else out["text"][-500:])
+                                + "\n--- output:\n" + out["text"][-4000:],
+                                (type(root).__name__, str(root)), frames + out["text"]) from failure
     finally:
         t.reset()
     return outcomes, raised
+
+
+def _attempt_isolated(*args):
+    """`_attempt` in a process of its own, so that generated code that
+    crashes the process (a segmentation fault in a Cython module, ...) fails
+    its batch like an exception does instead of ending the fuzzer."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def work():
+        try:
+            result = ("ok",) + _attempt(*args)
+        except _BatchFailure as exc:
+            result = ("failure", str(exc), exc.root, exc.names)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            result = ("failure", _text(exc), (type(exc).__name__, str(exc)), traceback.format_exc())
+        sender.send(result)
+        sender.close()
+
+    process = context.Process(target=work)
+    process.start()
+    sender.close()
+    try:
+        result = receiver.recv()
+    except EOFError:
+        result = None
+    process.join()
+    if result is None:
+        raise _BatchFailure(f"the process that ran the batch died (exit code {process.exitcode})",
+                            ("ProcessDied", str(process.exitcode)), "")
+    if result[0] == "failure":
+        raise _BatchFailure(*result[1:])
+    return result[1:]
 
 
 def _named_rules(text, indices, slots, pattern=r"(?<![A-Za-z0-9])fz(\d+)(?![0-9])"):
@@ -356,7 +435,7 @@ def run_batch(target, cases, spikes, directory, jobs=2, max_attempts=None, log=p
         group = queue.pop()
         attempts += 1
         try:
-            result, raised = _attempt(target, group, spikes, slots, directory, jobs)
+            result, raised = _attempt_isolated(target, group, spikes, slots, directory, jobs)
         except _BatchFailure as exc:
             text = str(exc)
             indices = [c["index"] for c in group]
@@ -676,6 +755,61 @@ def minimise(finding, workdir, targets=None, jobs=2, rtol=RTOL, log=print):
             f"  returns={case['returns']!r}")
 
 
+class _Tally:
+    """What a run found, for its summary line."""
+
+    def __init__(self, findings, log):
+        self.findings, self.log = findings, log
+        self.rules = self.refused = self.bad = 0
+        self.found = {"disagreement": 0, "crash": 0, "check": 0}
+        self.timings = {}
+
+    def add(self, cases, spikes, results, found):
+        targets = list(results)
+        self.rules += len(cases)
+        self.refused += sum(all(results[t].get(c["index"], {}).get("status") == "refused" for t in targets)
+                            for c in cases)
+        self.bad += sum(bool(results[targets[0]].get(c["index"], {}).get("bad")) for c in cases)
+        by_index = {c["index"]: c for c in cases}
+        for kind, k, detail in found:
+            self.found[kind] += 1
+            case = by_index.get(k, cases[0])
+            path = write_finding(kind, case, spikes, results, detail, self.findings)
+            self.log(f"  {kind.upper()} rule {k}: {detail[:300]}\n    {case['code']!r} -> {path}")
+
+    def summary(self, elapsed, first_target):
+        found = self.found
+        print(f"{self.rules} rules, {self.refused} refused, {found['disagreement']} disagreements, "
+              f"{elapsed:.0f} s" + (f" ({found['crash']} crashes, {found['check']} check failures)"
+                                    if found["crash"] or found["check"] else ""))
+        print(f"  {self.bad} rules left NaN, inf or a negative value they refuse (on {first_target})")
+        for target, (seconds, cpu, n) in self.timings.items():
+            print(f"  {target}: {seconds / n:.3f} s per rule ({seconds:.0f} s; CPU {cpu / n:.3f} s per rule)")
+        return 1 if any(found.values()) else 0
+
+
+def _compare_saved(paths, rtol, tally):
+    """Compare the results that runs saved with --save (e.g. one run per
+    target, in processes of their own), batch by batch."""
+    merged = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            record = _unjson(json.loads(line))
+            batch = merged.setdefault((record["seed"], record["first"]),
+                                      dict(indices=record["indices"], shared=record.get("shared", 1),
+                                           results={}, checks=[]))
+            for target, outcomes in record["results"].items():
+                batch["results"][target] = {int(k): o for k, o in outcomes.items()}
+            batch["checks"] += [tuple(c) for c in record["checks"]]
+    first_target = None
+    for (seed, first), batch in sorted(merged.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        cases = [generate_case(seed, k, batch["shared"]) for k in batch["indices"]]
+        found = batch["checks"] + compare(cases, batch["results"], rtol)
+        tally.add(cases, generate_spikes(f"{seed}:{first}"), batch["results"], found)
+        first_target = first_target or next(iter(batch["results"]))
+    return first_target
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Differential fuzzer of the rule language (see the module's docstring).")
@@ -684,11 +818,16 @@ def main(argv=None):
     parser.add_argument("--first", type=int, default=0, help="the index of the first rule")
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--batch", type=int, default=100, help="rules per network")
+    parser.add_argument("--shared", type=int, default=20,
+                        help="rules that share one network of synapses (see generate_case)")
     parser.add_argument("--rtol", type=float, default=RTOL)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
                         help="parallel compilations of a standalone project")
     parser.add_argument("--findings", default=str(FINDINGS))
     parser.add_argument("--workdir", default=None, help="for standalone projects (default: a temporary one)")
+    parser.add_argument("--save", metavar="FILE", help="also append every batch's results to FILE")
+    parser.add_argument("--compare", nargs="+", metavar="FILE",
+                        help="compare results saved by runs with --save (no run)")
     parser.add_argument("--replay", nargs="+", metavar="FILE", help="run these findings again")
     parser.add_argument("--minimise", metavar="FILE", help="shorten this finding's rule")
     args = parser.parse_args(argv)
@@ -713,32 +852,24 @@ def main(argv=None):
             failed += bool(found)
             print(f"{path}: {'; '.join(f'{kd}: {d}' for kd, _, d in found) or 'agree'}")
         return 1 if failed else 0
-    timings, n_refused, n_bad = {}, 0, 0
-    n_found = {"disagreement": 0, "crash": 0, "check": 0}
+    tally = _Tally(args.findings, log)
+    if args.compare:
+        first_target = _compare_saved(args.compare, args.rtol, tally)
+        return tally.summary(time.time() - start, first_target)
     stop = args.first + args.rules
     for first in range(args.first, stop, args.batch):
-        cases = [generate_case(args.seed, k) for k in range(first, min(first + args.batch, stop))]
+        cases = [generate_case(args.seed, k, args.shared) for k in range(first, min(first + args.batch, stop))]
         spikes = generate_spikes(f"{args.seed}:{first}")
         log(f"rules {first}-{cases[-1]['index']}:")
         results, found = run_cases(cases, spikes, targets, workdir, jobs=args.jobs, rtol=args.rtol,
-                                   log=log, timings=timings)
-        n_refused += sum(all(results[t].get(c["index"], {}).get("status") == "refused" for t in targets)
-                         for c in cases)
-        n_bad += sum(bool(results[targets[0]].get(c["index"], {}).get("bad")) for c in cases)
-        by_index = {c["index"]: c for c in cases}
-        for kind, k, detail in found:
-            n_found[kind] += 1
-            case = by_index.get(k, cases[0])
-            path = write_finding(kind, case, spikes, results, detail, args.findings)
-            log(f"  {kind.upper()} rule {k}: {detail[:300]}\n    {case['code']!r} -> {path}")
-    elapsed = time.time() - start
-    print(f"{args.rules} rules, {n_refused} refused, {n_found['disagreement']} disagreements, "
-          f"{elapsed:.0f} s" + (f" ({n_found['crash']} crashes, {n_found['check']} check failures)"
-                                if n_found["crash"] or n_found["check"] else ""))
-    print(f"  {n_bad} rules left NaN, inf or a negative value they refuse (on {targets[0]})")
-    for target, (seconds, cpu, n) in timings.items():
-        print(f"  {target}: {seconds / n:.3f} s per rule ({seconds:.0f} s; CPU {cpu / n:.3f} s per rule)")
-    return 1 if any(n_found.values()) else 0
+                                   log=log, timings=tally.timings)
+        tally.add(cases, spikes, results, found)
+        if args.save:
+            record = dict(seed=args.seed, first=first, shared=args.shared, indices=[c["index"] for c in cases],
+                          results=results, checks=[f for f in found if f[0] == "check"])
+            with open(args.save, "a") as f:
+                f.write(json.dumps(_jsonable(record)) + "\n")
+    return tally.summary(time.time() - start, targets[0])
 
 
 if __name__ == "__main__":
