@@ -4,18 +4,17 @@ C++ standalone, their results compared rule by rule.
 
 Each batch of rules runs in ONE Brian network per target: one
 `SpikeGeneratorGroup` of inputs with random, often coincident spikes shared by
-all rules, and per rule its own `NeuronGroup` (``v : 1``, ``u : 1``, and a
-threshold when the rule is applied on its spikes) and `Synapses` (``w : 1``,
-``c : 1``). Rules called in ``on_pre`` that share a network (see
-``generate_case(..., shared=)``) share one `NeuronGroup` and one `Synapses`,
-each rule with variables of its own, all called in one ``on_pre`` code
-block: Cython compiles one module for all of them instead of one each. In
-standalone a batch is one project, so that its build is shared. After the
-run, every rule's ``w``, ``c``, ``v`` and ``u`` are read and compared across
-targets: equal within a relative ``rtol`` (1e-12), NaN where NaN, infinities
-of the same sign, or the same refusal. A rule that fails on some targets only
-(at build or run time) is a disagreement; one that fails on every target is
-a crash.
+all rules, and per network of synapses (see ``generate_case(..., shared=)``)
+a `NeuronGroup` and a `Synapses`, in which each rule has variables of its own
+(``w``, ``c`` per synapse, ``v``, ``u`` per neuron, suffixed with the rule's
+slot). The rules called in ``on_pre`` are called in one code block, so that
+Cython compiles one module for all of them; the others are applied on the
+group's spikes or periodically. In standalone a batch is one project, so
+that its build is shared. After the run, every rule's ``w``, ``c``, ``v`` and
+``u`` are read and compared across targets: equal within a relative ``rtol``
+(1e-12), NaN where NaN, infinities of the same sign, or the same refusal. A
+rule that fails on some targets only (at build or run time) is a
+disagreement; one that fails on every target is a crash.
 
 A rule that leaves a NaN or inf (or a negative value where it asked for
 non-negative ones) in a variable it acts on makes the run raise
@@ -166,10 +165,12 @@ def _create(case, name, variables, outcomes):
 def _network(case, P, name, suffixes, spiking, on_pre, namespace):
     """The target group and the synapses of a case's network, with the
     variables ``w``, ``c`` (per synapse), ``v``, ``u`` (per neuron) once per
-    suffix, each set to the initial values of the case of that suffix."""
+    suffix; with ``spiking``, the group's neurons spike when their own ``v``,
+    to which every synapse adds 1 on a spike, exceeds 1.5."""
     from brian2 import NeuronGroup, Synapses, prefs
 
-    G = NeuronGroup(case["n_neurons"], "\n".join(f"v{x} : 1\nu{x} : 1" for x in suffixes),
+    model = ["v : 1"] if spiking else []
+    G = NeuronGroup(case["n_neurons"], "\n".join(model + [f"v{x} : 1\nu{x} : 1" for x in suffixes]),
                     threshold="v > 1.5" if spiking else None, reset="v = 0" if spiking else None,
                     name=f"{name}_g", namespace={})
     so, to = case["source_offset"], case["target_offset"]
@@ -205,12 +206,13 @@ def _build(cases, spikes, slots, outcomes):
     The network of a batch: Brian objects and, per rule, (rule, S, G, case,
     suffix of its variables).
 
-    The objects of rule k are named after its slot, ``fz<slots[k]>...``.
-    Rules applied in ``on_pre`` whose networks are the same share one
-    `NeuronGroup` and one `Synapses` (named after the first of them), each
-    with variables of its own (``w<slot>``, ``c<slot>``, ``v<slot>``,
-    ``u<slot>``), all in one ``on_pre`` code. Rules the language refuses get
-    their outcome in ``outcomes`` and no objects.
+    Rules whose networks are the same share one `NeuronGroup` and one
+    `Synapses`, named after the first rule's slot (rule k's slot is
+    ``slots[k]``: ``fz<slot>_g``, ``fz<slot>_s``). Each rule acts on
+    variables of its own (``w<slot>``, ``c<slot>``, ``v<slot>``,
+    ``u<slot>``); the rules applied in ``on_pre`` are called in one code
+    block, the others applied on the group's spikes or periodically. Rules the
+    language refuses get their outcome in ``outcomes`` and no objects.
     """
     from brian2 import NeuronGroup, Synapses, defaultclock
 
@@ -224,8 +226,7 @@ def _build(cases, spikes, slots, outcomes):
     objects, handles = [generator, P, relay], {}
     shared = {}
     for case in cases:
-        if case["trigger"].get("on") == "pre":
-            shared.setdefault(json.dumps([case[x] for x in _NETWORK]), []).append(case)
+        shared.setdefault(json.dumps([case[x] for x in _NETWORK]), []).append(case)
     for group in shared.values():
         rules = {}
         for case in group:
@@ -236,39 +237,28 @@ def _build(cases, spikes, slots, outcomes):
                 rules[s] = (rule, case)
         if not rules:
             continue
-        first = min(rules)
-        G, S = _network(group[0], P, f"fz{first}", [str(s) for s in rules], False,
-                        "\n".join(f"v{s}_post += fz{s}(i, j)" for s in rules),
+        triggers = {s: case["trigger"] for s, (_, case) in rules.items()}
+        spiking = any(t.get("on") == "post_spike" for t in triggers.values())
+        calls = [f"v{s}_post += fz{s}(i, j)" for s, t in triggers.items() if t.get("on") == "pre"]
+        G, S = _network(group[0], P, f"fz{min(rules)}", [str(s) for s in rules], spiking,
+                        "\n".join((["v_post += 1"] if spiking else []) + calls) or None,
                         {f"fz{s}": rule for s, (rule, _) in rules.items()})
+        objects += [G, S]
         for s, (rule, case) in rules.items():
             _set(case, S, G, str(s))
+            trigger = triggers[s]
+            try:
+                if trigger.get("on") == "post_spike":
+                    extra = {"when": trigger["when"]} if trigger.get("when") else {}
+                    rule.apply_to(S, on="post_spike", **extra)
+                elif trigger.get("every"):
+                    rule.apply_to(S, every=trigger["every"] * defaultclock.dt)
+            except Exception as exc:  # noqa: BLE001
+                refused = type(exc).__name__ in _REFUSED
+                outcomes[case["index"]] = dict(status="refused" if refused else "error",
+                                               stage="apply_to", error=_text(exc))
+                continue
             handles[case["index"]] = (rule, S, G, case, str(s))
-        objects += [G, S]
-    for case in cases:
-        trigger = case["trigger"]
-        if trigger.get("on") == "pre":
-            continue
-        k = case["index"]
-        name = f"fz{slots[k]}"
-        rule = _create(case, name, {}, outcomes)
-        if rule is None:
-            continue
-        spiking = trigger.get("on") == "post_spike"
-        G, S = _network(case, P, name, [""], spiking, "v_post += 1", {})
-        _set(case, S, G, "")
-        try:
-            if spiking:
-                extra = {"when": trigger["when"]} if trigger.get("when") else {}
-                rule.apply_to(S, on="post_spike", **extra)
-            else:
-                rule.apply_to(S, every=trigger["every"] * defaultclock.dt)
-        except Exception as exc:  # noqa: BLE001
-            refused = type(exc).__name__ in _REFUSED
-            outcomes[k] = dict(status="refused" if refused else "error", stage="apply_to",
-                               error=_text(exc))
-            continue
-        objects += [G, S]
-        handles[k] = (rule, S, G, case, "")
     return objects, handles
 
 
