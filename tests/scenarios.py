@@ -1,7 +1,7 @@
 """
 One network holding every connectivity the rule must handle, each part with
-its own target group and Synapses, built and run once per target; and the
-plain-Python reference of each part.
+its own target group and Synapses, built and run once per target (or one
+network per part); and the plain-Python reference of each part.
 """
 
 import numpy as np
@@ -110,117 +110,143 @@ def stdp_on_post(w):
     return 0.5 * w + 0.1
 
 
-def build():
-    """The network, its monitors, and a function returning every result."""
+def build(only=None):
+    """
+    The network of every part, or of part ``only`` alone, and a function
+    returning every result. The objects of a part alone have the same names
+    whichever the part (``part_targets``, ``syn_0``, ``rule_0``, ...), so that
+    Cython compiles only the code in which parts differ.
+    """
     spikes, (sparse_i, sparse_j), pools = inputs()
     P = generator(spikes, M, "inputs")
     objects = [P]
     groups, synapses = {}, {}
+    wanted = (lambda name: True) if only is None else (lambda name: name == only)
+    counts = {}
 
     def part(name, model="", threshold=None, unit=""):
         G = NeuronGroup(
             PART_SIZES[name], f"v : {unit or 1}\npool : {unit or 1}\n{model}",
-            threshold=threshold, name=f"{name}_targets",
+            threshold=threshold, name="part_targets" if only else f"{name}_targets",
         )
         G.pool = pools[name] * (mV if unit else 1)
         groups[name] = G
         objects.append(G)
         return G
 
+    def named(kind, name):
+        """An object's name: its part's, or the same for every part alone."""
+        if only is None:
+            return f"{kind}_{name}"
+        counts[kind] = counts.get(kind, -1) + 1
+        return f"{kind}_{counts[kind]}"
+
+    def rule(name, **kwds):
+        W0, eta = PARAMETERS[name]
+        return bugmann2012(W0=W0 * (mV if kwds.pop("unit", "") else 1), eta=eta,
+                           name=named("rule", name), **kwds)
+
     def syn(name, source, target, rule_name=None, unit="", **kwds):
-        W0, eta = PARAMETERS[rule_name or name]
-        scale = mV if unit else 1
-        rule = bugmann2012(W0=W0 * scale, eta=eta, name=f"rule_{rule_name or name}")
+        getw = rule(rule_name or name, unit=unit)
         S = Synapses(
             source, target, f"w : {unit or 1}", on_pre="v_post += getw(i, j)",
-            namespace={"getw": rule}, name=f"syn_{rule_name or name}", **kwds,
+            namespace={"getw": getw}, name=named("syn", rule_name or name), **kwds,
         )
         synapses[rule_name or name] = S
-        objects.extend([S, rule])
+        objects.extend([S, getw])
         return S
 
-    G = part("source_major")
-    S = syn("source_major", P, G)
-    S.connect()
-    W = np.array([[initial_weight(i, j) for j in range(len(G))] for i in range(M)])
-    S.w[:] = W.flatten()  # all-to-all synapses come in source-major order
-    monitor = StateMonitor(S, "w", record=np.arange(M * len(G)), name="monitor")
-    objects.append(monitor)
+    monitor = None
+    if wanted("source_major"):
+        G = part("source_major")
+        S = syn("source_major", P, G)
+        S.connect()
+        W = np.array([[initial_weight(i, j) for j in range(len(G))] for i in range(M)])
+        S.w[:] = W.flatten()  # all-to-all synapses come in source-major order
+        monitor = StateMonitor(S, "w", record=np.arange(M * len(G)), name="monitor")
+        objects.append(monitor)
 
-    G = part("target_major")
-    S = syn("target_major", P, G)
-    S.connect(i="k for k in range(N_pre)")
-    S.w = WEIGHT_EXPRESSION
-
-    G = part("explicit")
-    S = syn("explicit", P, G)
-    S.connect(i=sparse_i, j=sparse_j)
-    S.w = WEIGHT_EXPRESSION
-
-    G = part("probability")
-    S = syn("probability", P, G)
-    S.connect(p=0.5)
-    S.w = WEIGHT_EXPRESSION
-
-    G = part("subgroups")
-    Q = NeuronGroup(M, "", threshold=SOURCE_SCHEDULE, name="scheduled_inputs")
-    objects.append(Q)
-    S = syn("subgroups", Q[2:7], G[1:4])
-    S.connect()
-    S.w = WEIGHT_EXPRESSION
-
-    # source == target: the group's own spikes, on a fixed schedule
-    G = part("recurrent", threshold=RECURRENT_SCHEDULE)
-    S = syn("recurrent", G, G)
-    S.connect(condition="i != j and (i + j) % 3 != 0")
-    S.connect(condition="i != j and (i + j) % 3 == 0")  # two connect calls
-    S.w = WEIGHT_EXPRESSION
-
-    G = part("delays")
-    S = syn("delays", P, G)
-    S.connect()
-    S.w = WEIGHT_EXPRESSION
-    S.delay = "((i + 2 * j) % 4) * dt"
-
-    # STDP-like: each spike of a target neuron changes its synapses' w
-    G = part("stdp", threshold=POST_SCHEDULE)
-    S = syn("stdp", P, G, on_post="w = 0.5 * w + 0.1")
-    S.connect()
-    S.w = WEIGHT_EXPRESSION
-
-    # two Synapses, each with its own rule, onto one pool
-    G = part("shared")
-    for name in ("shared_a", "shared_b"):
-        S = syn(name, P, G, rule_name=name)
-        S.connect(condition="(i + j) % 2 == 0" if name == "shared_a" else None)
+    if wanted("target_major"):
+        G = part("target_major")
+        S = syn("target_major", P, G)
+        S.connect(i="k for k in range(N_pre)")
         S.w = WEIGHT_EXPRESSION
 
-    G = part("units", unit="volt")
-    S = syn("units", P, G, unit="volt")
-    S.connect()
-    S.w = WEIGHT_EXPRESSION + " * mV"
+    if wanted("explicit"):
+        G = part("explicit")
+        S = syn("explicit", P, G)
+        S.connect(i=sparse_i, j=sparse_j)
+        S.w = WEIGHT_EXPRESSION
+
+    if wanted("probability"):
+        G = part("probability")
+        S = syn("probability", P, G)
+        S.connect(p=0.5)
+        S.w = WEIGHT_EXPRESSION
+
+    if wanted("subgroups"):
+        G = part("subgroups")
+        Q = NeuronGroup(M, "", threshold=SOURCE_SCHEDULE, name="scheduled_inputs")
+        objects.append(Q)
+        S = syn("subgroups", Q[2:7], G[1:4])
+        S.connect()
+        S.w = WEIGHT_EXPRESSION
+
+    # source == target: the group's own spikes, on a fixed schedule
+    if wanted("recurrent"):
+        G = part("recurrent", threshold=RECURRENT_SCHEDULE)
+        S = syn("recurrent", G, G)
+        S.connect(condition="i != j and (i + j) % 3 != 0")
+        S.connect(condition="i != j and (i + j) % 3 == 0")  # two connect calls
+        S.w = WEIGHT_EXPRESSION
+
+    if wanted("delays"):
+        G = part("delays")
+        S = syn("delays", P, G)
+        S.connect()
+        S.w = WEIGHT_EXPRESSION
+        S.delay = "((i + 2 * j) % 4) * dt"
+
+    # STDP-like: each spike of a target neuron changes its synapses' w
+    if wanted("stdp"):
+        G = part("stdp", threshold=POST_SCHEDULE)
+        S = syn("stdp", P, G, on_post="w = 0.5 * w + 0.1")
+        S.connect()
+        S.w = WEIGHT_EXPRESSION
+
+    # two Synapses, each with its own rule, onto one pool
+    if wanted("shared"):
+        G = part("shared")
+        for name in ("shared_a", "shared_b"):
+            S = syn(name, P, G, rule_name=name)
+            S.connect(condition="(i + j) % 2 == 0" if name == "shared_a" else None)
+            S.w = WEIGHT_EXPRESSION
+
+    if wanted("units"):
+        G = part("units", unit="volt")
+        S = syn("units", P, G, unit="volt")
+        S.connect()
+        S.w = WEIGHT_EXPRESSION + " * mV"
 
     # two rules on variables of their own, called in one on_pre code block
-    G = part("one_block", model="v2 : 1\npool2 : 1")
-    G.pool2 = pools["one_block"][::-1]
-    rules = {}
-    for key, w, pool in (("one_block", "w", "pool"), ("one_block_2", "w2", "pool2")):
-        W0, eta = PARAMETERS[key]
-        rules[key] = bugmann2012(W0=W0, eta=eta, w=w, pool=pool, name=f"rule_{key}")
-    S = Synapses(P, G, "w : 1\nw2 : 1", on_pre="v_post += getw(i, j)\nv2_post += getw2(i, j)",
-                 namespace={"getw": rules["one_block"], "getw2": rules["one_block_2"]},
-                 name="syn_one_block")
-    S.connect(condition=ONE_BLOCK_CONDITION)
-    S.w = WEIGHT_EXPRESSION
-    S.w2 = SECOND_WEIGHT_EXPRESSION
-    synapses["one_block"] = S
-    objects.extend([S, *rules.values()])
+    if wanted("one_block"):
+        G = part("one_block", model="v2 : 1\npool2 : 1")
+        G.pool2 = pools["one_block"][::-1]
+        first = rule("one_block")
+        second = rule("one_block_2", w="w2", pool="pool2")
+        S = Synapses(P, G, "w : 1\nw2 : 1", on_pre="v_post += getw(i, j)\nv2_post += getw2(i, j)",
+                     namespace={"getw": first, "getw2": second}, name=named("syn", "one_block"))
+        S.connect(condition=ONE_BLOCK_CONDITION)
+        S.w = WEIGHT_EXPRESSION
+        S.w2 = SECOND_WEIGHT_EXPRESSION
+        synapses["one_block"] = S
+        objects.extend([S, first, second])
 
     net = Network(*objects)
 
     def results():
         # copies: from brian2 2.10 on, Brian's arrays are views that die with the network
-        out = {"monitor_w": np.array(monitor.w)}
+        out = {} if monitor is None else {"monitor_w": np.array(monitor.w)}
         for name, G in groups.items():
             out[name] = {"pool": np.array(G.pool[:] / (mV if name == "units" else 1)),
                          "v": np.array(G.v[:] / (mV if name == "units" else 1))}
@@ -231,18 +257,28 @@ def build():
                 "pre": np.array(S._synaptic_pre[:]), "post": np.array(S._synaptic_post[:]),
                 "w": np.array(S.w[:] / scale),
             }
-        out["one_block_synapses"]["w2"] = np.array(synapses["one_block"].w2[:])
-        out["one_block"]["pool2"] = np.array(groups["one_block"].pool2[:])
-        out["one_block"]["v2"] = np.array(groups["one_block"].v2[:])
+        if "one_block" in groups:
+            out["one_block_synapses"]["w2"] = np.array(synapses["one_block"].w2[:])
+            out["one_block"]["pool2"] = np.array(groups["one_block"].pool2[:])
+            out["one_block"]["v2"] = np.array(groups["one_block"].v2[:])
         return out
 
     return net, results
 
 
-def run_parts():
-    net, results = build()
-    net.run(N_STEPS * defaultclock.dt)
-    return results()
+def run_parts(apart=False):
+    """Every part's results: from one network, or (``apart``) from one
+    network per part, each with the same object names."""
+    if not apart:
+        net, results = build()
+        net.run(N_STEPS * defaultclock.dt)
+        return results()
+    out = {}
+    for name in PART_SIZES:
+        net, results = build(only=name)
+        net.run(N_STEPS * defaultclock.dt)
+        out.update(results())
+    return out
 
 
 def reference(result, name):

@@ -26,12 +26,14 @@ _results = {}
 
 
 def parts_result(name):
-    """All parts simulated on target `name`, once per test run (one build)."""
+    """All parts simulated on target `name`, once per test run: in one
+    network (one build in standalone), on Cython one network per part (a
+    module for the code in which parts differ, not for every object)."""
     if name not in _results:
         t = target_scope(name)
         t.activate()
         try:
-            _results[name] = scenarios.run_parts()
+            _results[name] = scenarios.run_parts(apart=name == "cython")
         finally:
             t.reset()
     return _results[name]
