@@ -178,6 +178,10 @@ def check_call_site(rule, site):
                     "returns, or put that statement in another pathway, e.g. "
                     "on_pre={'pre': ..., 'other': ...}."
                 )
+    for code in site.abstract_code.values():
+        calls = _calls(code)
+        if calls and any(c.func.id in mine for c in calls):
+            _check_block_writes(rule, caller, code, site, where)
     return caller
 
 
@@ -186,7 +190,8 @@ def _check_rules_apart(rule, mine, rule_calls, code, site, where):
     Several rules called in one code block are applied synapse by synapse
     in C, rule by rule over all spiking synapses in numpy: the same results
     only if each rule is called once and acts on variables that no other
-    rule of the block and no statement of the block touches.
+    rule of the block touches (nor the block's statements, see
+    `_check_block_writes`).
     """
     names = [c.func.id for c in rule_calls]
     if len(set(names)) < len(names) or sum(name in mine for name in names) != 1:
@@ -209,19 +214,30 @@ def _check_rules_apart(rule, mine, rule_calls, code, site, where):
                 f"both act on '{shared[0]}': call them in pathways of their own, e.g. "
                 "on_pre={'pre': ..., 'other': ...}."
             )
+
+
+def _check_block_writes(rule, caller, code, site, where):
+    """
+    A statement of the block that calls the rule must not write a variable
+    the rule reads: C runs the block synapse by synapse, so that the rule
+    sees the writes for the synapses before, numpy runs the rule for every
+    spiking synapse before the block's writes.
+    """
     written = set()
     for node in ast.walk(ast.parse(code)):
-        if isinstance(node, (ast.Assign, ast.AugAssign)):
-            for target in getattr(node, "targets", [getattr(node, "target", None)]):
-                if isinstance(target, ast.Name) and target.id in site.variables:
-                    written.add(id(site.variables[target.id]))
-    touched = sorted(n for i, n in acted.items() if i in written)
-    if touched:
-        raise ValueError(
-            f"{where.capitalize()} calls rule '{rule.name}' with other rules and also "
-            f"writes '{touched[0]}', which the rule acts on: call the rule in a pathway "
-            "of its own, e.g. on_pre={'pre': ..., 'other': ...}."
-        )
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AugAssign) else [])
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in site.variables:
+                written.add(id(site.variables[target.id]))
+    for name, _, var, _ in caller.all_variables():
+        if id(var) in written:
+            raise ValueError(
+                f"{where.capitalize()} calls rule '{rule.name}' and also writes "
+                f"'{name}', which the rule reads: in C the rule would see the writes "
+                "for the synapses before it, in numpy not. Put the statement in a "
+                "pathway of its own, e.g. on_pre={'pre': ..., 'other': ...}."
+            )
 
 
 class Caller:

@@ -15,7 +15,7 @@ from brian2 import (
 )
 from brian2.units.fundamentalunits import DimensionMismatchError
 
-from brian2_hetero import bugmann2012
+from brian2_hetero import HeteroRule, bugmann2012
 from conftest import root_cause
 
 
@@ -84,7 +84,7 @@ def test_bad_calls(target, capfd, code, text):
         (("pool", "pool"), "v_post += getw(i, j)\nv2_post += getw2(i, j)",
          "calls rules 'rule' and 'rule2', which both act on 'pool'"),
         (("pool", "pool2"), "v_post += getw(i, j)\npool2_post = 1\nv2_post += getw2(i, j)",
-         "calls rule 'rule2' with other rules and also writes 'pool2'"),
+         "calls rule 'rule2' and also uses 'pool2_post'"),
         (("pool", "pool2"), "v_post += getw(i, j) + getw2(i, j) + getw(i, j)", "calls rules 3 times"),
     ],
 )
@@ -94,6 +94,16 @@ def test_bad_calls_of_two_rules(target, capfd, pools, code, text):
     getw2 = bugmann2012(W0=1, eta=0.5, w="w2", pool=pools[1], name="rule2")
     S.namespace["getw2"] = getw2
     refused(target, net, S, G, ValueError, text, capfd)
+
+
+@pytest.mark.parametrize("code", ["v_post += reader(i, j)", "x = reader(i, j)\nv_post = x"])
+def test_a_block_writing_what_its_rule_reads(target, capfd, code):
+    """C would apply the rule to a spike after the block's write for the spike
+    before it, numpy to every spike before the writes."""
+    net, getw, S, G = network(code=code)
+    S.namespace["reader"] = HeteroRule("w_sib += 0.1 * v_post", name="reader")
+    refused(target, net, S, G, ValueError,
+            "calls rule 'reader' and also writes 'v', which the rule reads", capfd)
 
 
 @pytest.mark.parametrize(
