@@ -792,7 +792,12 @@ def _compare_saved(paths, rtol, tally):
                 batch["results"][target] = {int(k): o for k, o in outcomes.items()}
             batch["checks"] += [tuple(c) for c in record["checks"]]
     first_target = None
+    targets = {t for batch in merged.values() for t in batch["results"]}
     for (seed, first), batch in sorted(merged.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        if set(batch["results"]) != targets:
+            print(f"rules {first}-{batch['indices'][-1]} (seed {seed}): only "
+                  f"{', '.join(sorted(batch['results']))} ran them; left out")
+            continue
         cases = [generate_case(seed, k, batch["shared"]) for k in batch["indices"]]
         found = batch["checks"] + compare(cases, batch["results"], rtol)
         tally.add(cases, generate_spikes(f"{seed}:{first}"), batch["results"], found)
