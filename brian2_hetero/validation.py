@@ -150,7 +150,7 @@ def check_call_site(rule, site):
             continue
         rule_calls = [c for c in calls if c.func.id in rules]
         if len(rule_calls) > 1:
-            _check_rules_apart(rule, mine, rule_calls, code, site, where)
+            _check_rules_apart(rule, mine, rule_calls, site, where)
         for call in rule_calls:
             args = [a.id if isinstance(a, ast.Name) else None for a in call.args]
             if call.func.id in mine and (args != ["i", "j"] or call.keywords):
@@ -185,7 +185,7 @@ def check_call_site(rule, site):
     return caller
 
 
-def _check_rules_apart(rule, mine, rule_calls, code, site, where):
+def _check_rules_apart(rule, mine, rule_calls, site, where):
     """
     Several rules called in one code block are applied synapse by synapse
     in C, rule by rule over all spiking synapses in numpy: the same results
