@@ -5,10 +5,14 @@ statements of an event and the passes over its sibling synapses.
 A rule is a multi-line string of statements ``name = expression`` (or
 ``+=``, ``-=``, ``*=``, ``/=``), comments after ``#``. Names are read as:
 
-- ``x_sib``: variable ``x`` of each sibling synapse (every synapse of the
-  calling `Synapses` onto the same target neuron, the spiking one included);
-  ``i_sib`` is the sibling's presynaptic index;
-- ``x_post``: variable ``x`` of the target neuron;
+- ``x_sib``: variable ``x`` of each sibling synapse: every synapse of the
+  calling `Synapses` onto the same target neuron (a rule ``over='post'``,
+  the default) or leaving the same source neuron (``over='pre'``), the
+  spiking one included; ``i_sib`` (``over='post'``) or ``j_sib``
+  (``over='pre'``) is the sibling's other end;
+- ``x_post`` (``over='post'``) or ``x_pre`` (``over='pre'``): variable ``x``
+  of that shared neuron; the other one (``x_pre`` or ``x_post``) is the
+  variable of the spiking synapse's other neuron, which a rule only reads;
 - ``i``, ``j``: the indices of the spiking synapse;
 - a parameter of the rule, or a name the rule assigns (a local value);
 - any other name: a variable of the spiking synapse.
@@ -16,8 +20,9 @@ A rule is a multi-line string of statements ``name = expression`` (or
 A statement that uses a sibling value is applied to every sibling; the
 reductions ``sum(expr)``, ``max(expr)``, ``min(expr)``, ``count(cond)`` and
 ``argmax(expr)`` (each with an optional condition as second argument, which
-selects the siblings taking part; ``argmax`` gives the ``i`` of the first
-sibling with the largest value, -1 if there is none) turn sibling values into
+selects the siblings taking part; ``argmax`` gives the other end, ``i_sib``
+or ``j_sib``, of the first sibling with the largest value, -1 if there is
+none) turn sibling values into
 one value. Consecutive sibling statements and reductions run in one loop over
 the siblings (a pass); a statement that needs a reduction of the current pass
 starts a new one.
@@ -30,6 +35,8 @@ from dataclasses import dataclass, field
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.parsing.statements import parse_statement
 
+from .siblings import SIDES
+
 __all__ = ["RuleCode", "Statement", "Block", "REDUCTIONS", "FUNCTIONS", "RuleSyntaxError"]
 
 #: Reductions over the siblings: name -> (least, most) arguments.
@@ -38,7 +45,9 @@ REDUCTIONS = {"sum": (1, 2), "max": (1, 2), "min": (1, 2), "count": (0, 1), "arg
 FUNCTIONS = ("abs", "sqrt", "exp", "log", "floor", "ceil", "clip", "int")
 CONSTANTS = ("pi", "e", "inf", "True", "False")
 INDICES = ("i", "j")
-SIBLING, POST = "_sib", "_post"
+SIBLING, POST, PRE = "_sib", "_post", "_pre"
+#: The other end of each sibling, for rules over='post' and over='pre'.
+SIBLING_INDICES = ("i" + SIBLING, "j" + SIBLING)
 # Names a rule may not use for its own values: the language's own. (Every
 # name of a rule is prefixed in generated code, see printer.c_name, so no
 # name of C, Cython or numpy can collide with it.)
@@ -138,6 +147,9 @@ class RuleCode:
         function returns.
     name : str
         The rule's name, for messages.
+    over : {'post', 'pre'}
+        The neuron whose synapses are the siblings: the spiking synapse's
+        target (``'post'``) or its source (``'pre'``).
 
     Attributes
     ----------
@@ -146,34 +158,41 @@ class RuleCode:
         The variables of the synapses the rule reads or writes (of the
         spiking synapse or of the siblings).
     neuronal : set of str
-        The variables of the target neuron it reads or writes.
+        The variables of the shared neuron (see ``side``) it reads or writes.
+    other : set of str
+        The variables of the spiking synapse's other neuron it reads.
     written : set of str
-        Of those, the ones it writes (``x``, ``x_sib`` and ``x_post`` as
-        ``x``, ``x`` and ``x_post``).
+        Of the synaptic and shared neuron's variables, the ones it writes
+        (``x``, ``x_sib`` and ``x_post`` as ``x``, ``x`` and ``x_post``;
+        ``x_pre`` for a rule over='pre').
+    side : `Side`
     locals : dict
         Local name -> 'scalar' or 'sibling'.
     """
 
-    def __init__(self, code, parameters, returns, name):
+    def __init__(self, code, parameters, returns, name, over="post"):
         if not isinstance(code, str):
             raise TypeError(f"Rule '{name}': code must be a string of statements, got {code!r}.")
         if not (isinstance(returns, str) and returns.strip()):
             raise TypeError(f"Rule '{name}': returns must be an expression, got returns = {returns!r}.")
+        if over not in SIDES:
+            raise ValueError(f"Rule '{name}': over must be 'post' or 'pre', got over = {over!r}.")
         self.name = name
         self.code = code
+        self.side = SIDES[over]
         self.parameters = tuple(parameters)
         self.locals = {}
-        self.synaptic, self.neuronal, self.written = set(), set(), set()
+        self.synaptic, self.neuronal, self.other, self.written = set(), set(), set(), set()
         self.trigger = set()  # variables of the spiking synapse read or written
-        self.uses = set()  # i, j, i_sib where used
+        self.uses = set()  # i, j, i_sib or j_sib where used
         self.blocks = []
         for p in self.parameters:
             self._check_own_name(p, "a parameter")
-            if p.endswith((SIBLING, POST)):
+            if p.endswith((SIBLING, POST, PRE)):
                 raise RuleSyntaxError(
                     f"Rule '{name}': a parameter may not be called '{p}': in a rule, a name "
-                    f"ending in '{SIBLING}' or '{POST}' is a variable of the siblings or of "
-                    "the target neuron."
+                    f"ending in '{SIBLING}', '{POST}' or '{PRE}' is a variable of the siblings "
+                    "or of a neuron."
                 )
         statements = [
             self._statement(line.strip())
@@ -184,7 +203,7 @@ class RuleCode:
         for st in statements:
             for text in (st.name, st.expr, st.condition):
                 for used in _names(self._parse(text, st.line)) if text else ():
-                    if self._role(used) == "sibling" and used != "i" + SIBLING:
+                    if self._role(used) == "sibling" and used not in SIBLING_INDICES:
                         self.synaptic.add(used[: -len(SIBLING)])
         for st in statements:
             self._add(st)
@@ -199,8 +218,9 @@ class RuleCode:
             )
         # A parameter named like a variable the rule acts on would hide it.
         for p in self.parameters:
-            if p in self.synaptic or p in self.neuronal:
-                what = f"'{p}{SIBLING}'" if p in self.synaptic else f"'{p}{POST}'"
+            if p in self.synaptic or p in self.neuronal or p in self.other:
+                what = (f"'{p}{SIBLING}'" if p in self.synaptic else
+                        f"'{p}{self.side.suffix}'" if p in self.neuronal else f"'{p}{self.side.other_suffix}'")
                 raise RuleSyntaxError(
                     f"Rule '{name}': the parameter '{p}' has the name of a variable the "
                     f"rule acts on ({what}), so '{p}' could mean either; rename the parameter."
@@ -218,7 +238,7 @@ class RuleCode:
                 f"(a rule's statements take no units; values with units are its parameters, "
                 f"e.g. parameters={{'step': 0.5*{name}}})."
             )
-        if name.startswith("_") or name in _RESERVED or name in INDICES or name == "i" + SIBLING:
+        if name.startswith("_") or name in _RESERVED or name in INDICES or name in SIBLING_INDICES:
             raise RuleSyntaxError(
                 f"Rule '{self.name}': {what} may not be called '{name}' (reserved, or "
                 "starting with an underscore)."
@@ -308,17 +328,23 @@ class RuleCode:
 
     def _role(self, name):
         """What a name stands for: 'parameter', 'local', 'index', 'sibling',
-        'post', 'constant' or 'synaptic' (of the spiking synapse)."""
+        'neuron' (of the shared neuron), 'other' (of the spiking synapse's other
+        neuron), 'constant', 'synaptic' (of the spiking synapse) or
+        'wrong_index' (the sibling index of the other side)."""
         if name in self.parameters:
             return "parameter"
         if name in self.locals:
             return "local"
         if name in INDICES:
             return "index"
-        if name == "i" + SIBLING or (name.endswith(SIBLING) and len(name) > len(SIBLING)):
+        if name in SIBLING_INDICES:
+            return "sibling" if name == self.side.sibling_index else "wrong_index"
+        if name.endswith(SIBLING) and len(name) > len(SIBLING):
             return "sibling"
-        if name.endswith(POST) and len(name) > len(POST):
-            return "post"
+        if name.endswith(self.side.suffix) and len(name) > len(self.side.suffix):
+            return "neuron"
+        if name.endswith(self.side.other_suffix) and len(name) > len(self.side.other_suffix):
+            return "other"
         if name in CONSTANTS:
             return "constant"
         return "synaptic"
@@ -329,9 +355,11 @@ class RuleCode:
         level = "scalar"
         for name in _names(tree):
             role = self._role(name)
+            if role == "wrong_index":
+                self._wrong_index(line, name)
             if role == "sibling":
                 level = "sibling"
-                if name == "i" + SIBLING:
+                if name == self.side.sibling_index:
                     self.uses.add(name)
                 else:
                     self.synaptic.add(name[: -len(SIBLING)])
@@ -343,8 +371,10 @@ class RuleCode:
                         "siblings; compute it again in this one.",
                     )
                 level = "sibling"
-            elif role == "post":
-                self.neuronal.add(name[: -len(POST)])
+            elif role == "neuron":
+                self.neuronal.add(name[: -len(self.side.suffix)])
+            elif role == "other":
+                self.other.add(name[: -len(self.side.other_suffix)])
             elif role == "index":
                 self.uses.add(name)
             elif role == "synaptic":
@@ -352,6 +382,15 @@ class RuleCode:
                 self.synaptic.add(name)
                 self.trigger.add(name)
         return level
+
+    def _wrong_index(self, line, name):
+        side = self.side
+        self._fail(
+            line,
+            f"'{name}' is the same for every sibling of a rule over='{side.over}' (the "
+            f"{side.synapses} one neuron); the other end of each sibling is "
+            f"'{side.sibling_index}'.",
+        )
 
     def _add(self, st):
         line = st.line
@@ -366,7 +405,18 @@ class RuleCode:
             if self._level(tree, line) == "sibling":
                 level = "sibling"
         role = self._role(st.name)
-        if role in ("parameter", "index", "constant") or st.name == "i" + SIBLING:
+        if role == "wrong_index":
+            self._wrong_index(line, st.name)
+        if role == "other":
+            side = self.side
+            self._fail(
+                line,
+                f"'{st.name}' is a variable of the spiking synapse's "
+                f"{'source' if side.over == 'post' else 'target'} neuron, which a rule "
+                f"over='{side.over}' reads but cannot write (it acts on the {side.synapses} "
+                f"one neuron and on that neuron's variables, '..{side.suffix}').",
+            )
+        if role in ("parameter", "index", "constant") or st.name == self.side.sibling_index:
             self._fail(line, f"'{st.name}' cannot be written: it is {'a parameter' if role == 'parameter' else 'an index' if role != 'constant' else 'a constant'} of the rule.")
         if st.kind == "reduction":
             if role != "synaptic" and not (role == "local" and self.locals[st.name] == "scalar"):
@@ -381,14 +431,14 @@ class RuleCode:
             self.synaptic.add(st.name[: -len(SIBLING)])
             self.written.add(st.name[: -len(SIBLING)])
             st.kind, kind = "sibling", "pass"
-        elif role == "post":
+        elif role == "neuron":
             if level == "sibling":
                 self._fail(
                     line,
-                    f"'{st.name}' is a value of the target neuron and cannot take a sibling "
-                    "value; reduce the siblings first, e.g. 'total = sum(...)'.",
+                    f"'{st.name}' is a value of the {self.side.neuron} and cannot take a "
+                    "sibling value; reduce the siblings first, e.g. 'total = sum(...)'.",
                 )
-            self.neuronal.add(st.name[: -len(POST)])
+            self.neuronal.add(st.name[: -len(self.side.suffix)])
             self.written.add(st.name)
             st.kind, kind = "scalar", "scalar"
         elif role == "local":
@@ -450,17 +500,22 @@ class RuleCode:
     def sibling_reads(self, block):
         """The sibling variables a pass reads or writes (without the suffix)."""
         names = block.names()
-        return sorted(n[: -len(SIBLING)] for n in names if n.endswith(SIBLING) and n != "i" + SIBLING)
+        return sorted(n[: -len(SIBLING)] for n in names if n.endswith(SIBLING) and n not in SIBLING_INDICES)
 
     def sibling_writes(self, block):
         return sorted({st.name[: -len(SIBLING)] for st in block.statements if st.kind == "sibling" and st.name.endswith(SIBLING)})
 
     def is_sibling(self, name):
-        """Whether ``name`` is a sibling value (``x_sib``, ``i_sib`` or a local of a pass)."""
+        """Whether ``name`` is a sibling value (``x_sib``, ``i_sib``/``j_sib`` or a local of a pass)."""
         role = self._role(name)
         return role == "sibling" or (role == "local" and self.locals[name] == "sibling")
 
     def is_scalar(self, name):
         """Whether ``name`` is one value per event, not a parameter or a constant."""
         role = self._role(name)
-        return role in ("synaptic", "post", "index") or (role == "local" and self.locals[name] == "scalar")
+        return role in ("synaptic", "neuron", "other", "index") or (
+            role == "local" and self.locals[name] == "scalar")
+
+    def writes_neuron(self, x):
+        """Whether the rule writes the shared neuron's variable ``x``."""
+        return x + self.side.suffix in self.written

@@ -14,17 +14,24 @@ __all__ = [
     "redistribution",
 ]
 
-def _make(rule, values, name, unit=None, **renamed):
+def _make(rule, values, name, unit=None, over="post", **renamed):
     spec = LIBRARY[rule]
+    code = spec.code_for(over) if over in ("post", "pre") else None
+    if code is None:
+        raise ValueError(
+            f"{rule}: over must be " + ("'post' or 'pre'" if spec.code_pre else "'post'")
+            + f", got over = {over!r}."
+        )
     variables = {key: value for key, value in renamed.items() if value != key}
     return HeteroRule(
-        spec.code,
+        code,
         parameters=values,
         returns=spec.returns,
         unit=unit,
         variables=variables,
         nonnegative=spec.nonnegative,
         name=name,
+        over=over,
         _spec_parameters=spec.parameters,
     )
 
@@ -67,7 +74,11 @@ def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):
     Notes
     -----
     Weights and pools must be finite and non-negative; each run checks that
-    first. In the rule language::
+    first. The rule is over the target neuron only (no ``over=``): the pool
+    is the resource of the neuron that receives the spike, from which its
+    incoming synapses grow; a rule over a source neuron's outgoing synapses
+    with a pool of that neuron is written with `HeteroRule` and
+    ``over='pre'`` (``pool_pre``). In the rule language::
 
         d = int(w_sib > w) * w_sib * ((w_sib - w) / (W0 + w_sib))
         gain = sum(d)
@@ -98,12 +109,13 @@ def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):
     return _make("bugmann2012", {"W0": W0, "eta": eta}, name, w=w, pool=pool)
 
 
-def normalise_multiplicative(W_total, eta=1.0, w="w", name="normalise_multiplicative*"):
+def normalise_multiplicative(W_total, eta=1.0, w="w", name="normalise_multiplicative*", over="post"):
     """
-    Multiplicative normalisation of the weights onto each neuron toward a
-    total ``W_total``: every synapse onto the neuron that receives the spike
-    becomes ``w_k * (1 + eta * (W_total / sum(w) - 1))`` (exact when
-    ``eta = 1``). The call returns the spiking synapse's new weight.
+    Multiplicative normalisation of the weights onto each neuron (or, with
+    ``over='pre'``, leaving each neuron) toward a total ``W_total``: every
+    synapse onto the neuron that receives the spike (leaving the neuron that
+    sent it) becomes ``w_k * (1 + eta * (W_total / sum(w) - 1))`` (exact
+    when ``eta = 1``). The call returns the spiking synapse's new weight.
 
     Parameters
     ----------
@@ -116,6 +128,10 @@ def normalise_multiplicative(W_total, eta=1.0, w="w", name="normalise_multiplica
         weights. Defaults to ``'w'``.
     name : str, optional
         A unique name for the rule.
+    over : {'post', 'pre'}, optional
+        Whose synapses the rule acts on: those onto the spiking synapse's
+        target neuron (``'post'``, the default) or those leaving its source
+        neuron (``'pre'``).
 
     Returns
     -------
@@ -135,15 +151,16 @@ def normalise_multiplicative(W_total, eta=1.0, w="w", name="normalise_multiplica
     A. Lazar, G. Pipa, J. Triesch (2009). SORN: a self-organizing recurrent
     neural network. Frontiers in Computational Neuroscience 3, 23.
     """
-    return _make("normalise_multiplicative", {"W_total": W_total, "eta": eta}, name, w=w)
+    return _make("normalise_multiplicative", {"W_total": W_total, "eta": eta}, name, w=w, over=over)
 
 
-def normalise_subtractive(W_total, w="w", name="normalise_subtractive*"):
+def normalise_subtractive(W_total, w="w", name="normalise_subtractive*", over="post"):
     """
-    Subtractive normalisation of the weights onto each neuron toward a total
-    ``W_total``: every synapse onto the neuron that receives the spike
-    becomes ``max(0, w_k - (sum(w) - W_total) / n)``, with ``n`` the number
-    of synapses onto the neuron. The call returns the spiking synapse's new
+    Subtractive normalisation of the weights onto each neuron (or, with
+    ``over='pre'``, leaving each neuron) toward a total ``W_total``: every
+    synapse onto the neuron that receives the spike (leaving the neuron that
+    sent it) becomes ``max(0, w_k - (sum(w) - W_total) / n)``, with ``n``
+    the number of those synapses. The call returns the spiking synapse's new
     weight.
 
     Parameters
@@ -154,6 +171,10 @@ def normalise_subtractive(W_total, w="w", name="normalise_subtractive*"):
         The name of the weights' variable. Defaults to ``'w'``.
     name : str, optional
         A unique name for the rule.
+    over : {'post', 'pre'}, optional
+        Whose synapses the rule acts on: those onto the spiking synapse's
+        target neuron (``'post'``, the default) or those leaving its source
+        neuron (``'pre'``).
 
     Returns
     -------
@@ -172,15 +193,15 @@ def normalise_subtractive(W_total, w="w", name="normalise_subtractive*"):
     K. D. Miller, D. J. C. MacKay (1994). The role of constraints in Hebbian
     learning. Neural Computation 6, 100-126.
     """
-    return _make("normalise_subtractive", {"W_total": W_total}, name, w=w)
+    return _make("normalise_subtractive", {"W_total": W_total}, name, w=w, over=over)
 
 
-def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*"):
+def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*", over="post"):
     """
     Strongest-other depression: a spike at synapse (i, j) multiplies its own
     weight by ``a`` and the weight of the strongest other synapse onto ``j``
-    (the first in synapse order on ties) by ``b``. The call returns the
-    synapse's new weight.
+    (with ``over='pre'``: leaving ``i``; the first in synapse order on ties)
+    by ``b``. The call returns the synapse's new weight.
 
     Parameters
     ----------
@@ -193,6 +214,10 @@ def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*"):
         The units of the weights. Defaults to dimensionless.
     name : str, optional
         A unique name for the rule.
+    over : {'post', 'pre'}, optional
+        Whose synapses the rule acts on: those onto the spiking synapse's
+        target neuron (``'post'``, the default) or those leaving its source
+        neuron (``'pre'``).
 
     Returns
     -------
@@ -200,7 +225,8 @@ def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*"):
 
     Notes
     -----
-    In the rule language::
+    In the rule language (over='pre': ``j_sib`` and ``j`` for ``i_sib``
+    and ``i``)::
 
         strongest = argmax(w_sib, i_sib != i)
         w_sib *= 1 + (b - 1) * int(i_sib == strongest)
@@ -212,15 +238,16 @@ def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*"):
     R. C. Froemke (2020). Heterosynaptic plasticity determines the set point
     for cortical excitatory-inhibitory balance. Neuron 106, 842-854.
     """
-    return _make("field2020", {"a": a, "b": b}, name, unit=unit, w=w)
+    return _make("field2020", {"a": a, "b": b}, name, unit=unit, w=w, over=over)
 
 
-def redistribution(alpha, w="w", unit=None, name="redistribution*"):
+def redistribution(alpha, w="w", unit=None, name="redistribution*", over="post"):
     """
     Conservative redistribution: a spike at synapse (i, j) takes the fraction
-    ``alpha`` of the weight of every synapse onto ``j`` (its own included)
-    and gives the sum to synapse (i, j). The sum of the weights onto a neuron
-    is conserved. The call returns the synapse's new weight.
+    ``alpha`` of the weight of every synapse onto ``j`` (with
+    ``over='pre'``: leaving ``i``; its own included) and gives the sum to
+    synapse (i, j). The sum of those weights is conserved. The call returns
+    the synapse's new weight.
 
     Parameters
     ----------
@@ -232,6 +259,10 @@ def redistribution(alpha, w="w", unit=None, name="redistribution*"):
         The units of the weights. Defaults to dimensionless.
     name : str, optional
         A unique name for the rule.
+    over : {'post', 'pre'}, optional
+        Whose synapses the rule acts on: those onto the spiking synapse's
+        target neuron (``'post'``, the default) or those leaving its source
+        neuron (``'pre'``).
 
     Returns
     -------
@@ -245,4 +276,4 @@ def redistribution(alpha, w="w", unit=None, name="redistribution*"):
         w_sib -= alpha * w_sib
         w += taken
     """
-    return _make("redistribution", {"alpha": alpha}, name, unit=unit, w=w)
+    return _make("redistribution", {"alpha": alpha}, name, unit=unit, w=w, over=over)

@@ -12,11 +12,13 @@ library's ``pow``, NaN in a ``max``, ``min`` or ``argmax`` gives NaN, and
 ``sum`` adds in eight interleaved running sums (see `LANES`).
 
 Names in the generated code: every name of the rule (a variable ``x`` of the
-spiking synapse, ``x_post``, ``x_sib``, a parameter, a local value, an index)
-is printed as ``_v_<name>``, so that no name a rule may use can collide with
-a name of the generated code or of its language; the templates' own names
-start with another underscore prefix. Arrays: ``_ptr_x`` (synaptic variable
-``x``), ``_ptr_post_x`` (target variable ``x``).
+spiking synapse, ``x_post``, ``x_pre``, ``x_sib``, a parameter, a local
+value, an index) is printed as ``_v_<name>``, so that no name a rule may use
+can collide with a name of the generated code or of its language; the
+templates' own names start with another underscore prefix. Arrays: ``_ptr_x``
+(synaptic variable ``x``), ``_ptr_nrn_x`` (variable ``x`` of the shared
+neuron, see `siblings.Side`), ``_ptr_oth_x`` (of the spiking synapse's other
+neuron), ``_ptr_pre`` and ``_ptr_post`` (each synapse's source and target).
 """
 
 import ast
@@ -26,7 +28,7 @@ import numpy as np
 from brian2.parsing.rendering import CPPNodeRenderer, NumpyNodeRenderer
 from brian2.utils.stringtools import word_substitute
 
-from .language import SIBLING, _names
+from .language import _names
 
 __all__ = ["print_rule", "check_renderable", "LANES", "c_name", "pairwise"]
 
@@ -191,10 +193,11 @@ class _C(_Printer):
         code = self.code
         before = [f"_ptr_{x}[_s] = {c_name(x)};" for x in self.store_before_pass()]
         body, after = [], []
-        if _needs_i_sib(block):
-            body.append(self.assign(c_name("i" + SIBLING), "(double)(_ptr_pre[_sk] - _source_offset)"))
+        other_end = f"(double){_other_end(code, '_sk')}"
+        if _needs_sibling_index(code, block):
+            body.append(self.assign(c_name(code.side.sibling_index), other_end))
         for x in code.sibling_reads(block):
-            body.append(self.assign(c_name(x + SIBLING), f"_ptr_{x}[_sk]"))
+            body.append(self.assign(c_name(x + "_sib"), f"_ptr_{x}[_sk]"))
         for st in block.statements:
             if st.reduction is None:
                 body.append(self.assign(c_name(st.name), self.expr(st.expr)))
@@ -215,17 +218,17 @@ class _C(_Printer):
                 body += self.when(cond, [f"const double _u = {value};",
                                          f"if (_u {op} {r} || _u != _u)", "{", f"    {r} = _u;", "}"])
                 after.append(self.assign(c_name(st.name), r))
-            else:  # argmax: the i of the first sibling with the largest value
+            else:  # argmax: the other end of the first sibling with the largest value
                 before += [f"double {r} = -1.0;", f"double {r}_best = -INFINITY;"]
                 body += self.when(cond, [
                     f"const double _u = {value};",
                     f"if (_u != _u)", "{", f"    {r}_best = _u;", f"    {r} = _u;", "}",
                     f"else if (_u > {r}_best)", "{", f"    {r}_best = _u;",
-                    f"    {r} = (double)(_ptr_pre[_sk] - _source_offset);", "}",
+                    f"    {r} = {other_end};", "}",
                 ])
                 after.append(self.assign(c_name(st.name), r))
         for x in code.sibling_writes(block):
-            body.append(f"_ptr_{x}[_sk] = {c_name(x + SIBLING)};")
+            body.append(f"_ptr_{x}[_sk] = {c_name(x + '_sib')};")
         for x in sorted(code.trigger & set(code.sibling_writes(block))):
             after.append(self.assign(c_name(x), f"_ptr_{x}[_s]"))
         return dict(kind="pass", before=before, body=body, after=after)
@@ -272,12 +275,13 @@ class _Numpy(_Printer):
                      if any(code.is_scalar(m) for m in _names(ast.parse(text, mode="eval")))}
         spread = sorted(n for n in used if n in per_event or code.is_scalar(n))
         lines += [f"_spread{c_name(n)} = _spread(_g, {c_name(n)})" for n in spread]
-        if _needs_i_sib(block) and "i" + SIBLING not in self._loaded:
-            lines.append(f"{c_name('i' + SIBLING)} = _float(_ptr_pre[_k] - _source_offset)")
-            self._loaded.add("i" + SIBLING)  # the same in every pass
+        index = code.side.sibling_index
+        if _needs_sibling_index(code, block) and index not in self._loaded:
+            lines.append(f"{c_name(index)} = _float{_other_end(code, '_k')}")
+            self._loaded.add(index)  # the same in every pass
         for x in code.sibling_reads(block):
             if x not in self._loaded:
-                lines.append(f"{c_name(x + SIBLING)} = _gather(_ptr_{x}, _k)")
+                lines.append(f"{c_name(x + '_sib')} = _gather(_ptr_{x}, _k)")
         # reductions are assigned after the pass (see _C.pass_)
         reduced = []
         for st, expr, condition in texts:
@@ -288,13 +292,13 @@ class _Numpy(_Printer):
             cond = self.expr(condition, spread) if condition else "None"
             r = f"_r{c_name(st.name)}"
             if st.reduction == "argmax":
-                lines.append(f"{r} = _argmax(_g, {value}, {cond}, {c_name('i' + SIBLING)})")
+                lines.append(f"{r} = _argmax(_g, {value}, {cond}, {c_name(index)})")
             else:
                 lines.append(f"{r} = _reduce(_g, '{st.reduction}', {value}, {cond})")
             reduced.append(self.assign(c_name(st.name), r))
         for x in code.sibling_writes(block):
             # (a value the same for every sibling is broadcast by numpy)
-            lines.append(f"_ptr_{x}[_k] = {c_name(x + SIBLING)}")
+            lines.append(f"_ptr_{x}[_k] = {c_name(x + '_sib')}")
         lines += reduced
         for x in sorted(code.trigger & set(code.sibling_writes(block))):
             lines.append(f"{c_name(x)} = _ptr_{x}[_s]")
@@ -324,8 +328,16 @@ def _hoist(code, text, hoisted):
     return ast.unparse(Hoist().visit(tree))
 
 
-def _needs_i_sib(block):
-    return "i" + SIBLING in block.names() or any(st.reduction == "argmax" for st in block.statements)
+def _needs_sibling_index(code, block):
+    return code.side.sibling_index in block.names() or any(st.reduction == "argmax" for st in block.statements)
+
+
+def _other_end(code, k):
+    """The other end of synapse ``k`` (an index expression), counted from
+    the start of its group: its ``i`` in a rule over='post', its ``j`` in a
+    rule over='pre'."""
+    other = code.side.other
+    return f"(_ptr_{other}[{k}] - {'_source_offset' if other == 'pre' else '_target_offset'})"
 
 
 _PRINTERS = {"c": _C, "numpy": _Numpy}
@@ -338,26 +350,36 @@ def print_rule(code, target, fname):
     ``before``, ``body`` (the loop over the siblings, with the sibling's
     index ``_sk`` and position ``_k``) and ``after``), ``returns`` (an
     expression), the names to declare (``doubles``), and what to load and
-    store: ``trigger`` (variables of the spiking synapse), ``post`` (of the
-    target), ``written_trigger``, ``written_post``, ``uses_i``, ``uses_j``,
-    ``synaptic``.
+    store: ``trigger`` (variables of the spiking synapse), ``neuron`` (of
+    the shared neuron, named with ``suffix``), ``other`` (of the spiking
+    synapse's other neuron, named with ``other_suffix``), ``written_trigger``,
+    ``written_neuron``, ``uses_i``, ``uses_j``, ``synaptic``; and the side:
+    ``shared`` ('post' or 'pre', the shared neuron's end of a synapse),
+    ``shared_offset`` (the name of its group's offset) and ``other_end``.
     """
     printer = _PRINTERS[target](code, fname)
     blocks = printer.blocks()
+    side = code.side
     sib_vars = sorted({x for b in code.passes() for x in code.sibling_reads(b)})
-    uses_i_sib = any(_needs_i_sib(b) for b in code.passes())
+    uses_sibling_index = any(_needs_sibling_index(code, b) for b in code.passes())
     return dict(
         blocks=blocks,
         returns=printer.expr(code.returns),
-        doubles=[c_name(n) for n in sorted(code.locals) + [x + SIBLING for x in sib_vars]
-                 + ["i" + SIBLING] * uses_i_sib],
+        doubles=[c_name(n) for n in sorted(code.locals) + [x + "_sib" for x in sib_vars]
+                 + [side.sibling_index] * uses_sibling_index],
         trigger=sorted(code.trigger),
-        post=sorted(code.neuronal),
+        neuron=sorted(code.neuronal),
+        suffix=side.suffix,
+        other=sorted(code.other),
+        other_suffix=side.other_suffix,
         written_trigger=printer.unstored,
-        written_post=sorted(n[: -len("_post")] for n in code.written if n.endswith("_post")),
+        written_neuron=sorted(x for x in code.neuronal if code.writes_neuron(x)),
         uses_i="i" in code.uses,
         uses_j="j" in code.uses,
         synaptic=sorted(code.synaptic),
+        shared=side.over,
+        shared_offset="_target_offset" if side.over == "post" else "_source_offset",
+        other_end=side.other,
     )
 
 

@@ -46,9 +46,11 @@ class Parameter:
 @dataclass(frozen=True)
 class RuleSpec:
     """
-    A rule: its default ``name``, its ``code`` (statements), the expression
-    it ``returns``, its ``parameters`` (`Parameter` objects), and the
-    variables (as named in the code) that must stay ``nonnegative``.
+    A rule: its default ``name``, its ``code`` (statements, for a rule
+    over='post'), the expression it ``returns``, its ``parameters``
+    (`Parameter` objects), the variables (as named in the code) that must
+    stay ``nonnegative``, and ``code_pre``, the statements of the rule
+    over='pre' (None: the rule exists over='post' only).
     """
 
     name: str
@@ -56,9 +58,30 @@ class RuleSpec:
     returns: str
     parameters: tuple
     nonnegative: tuple = ()
+    code_pre: str = None
+
+    def code_for(self, over):
+        """The statements of the rule over ``over``, or None."""
+        return self.code if over == "post" else self.code_pre
 
 
 _WEIGHTS = ("w",)
+# (rules that read no index and no neuron's variable mean the same over
+# either side)
+_MULTIPLICATIVE = """
+            total = sum(w_sib)
+            w_sib *= 1 + eta * (W_total / total - 1)
+            """
+_SUBTRACTIVE = """
+            total = sum(w_sib)
+            n = count()
+            w_sib = clip(w_sib - (total - W_total) / n, 0, inf)
+            """
+_REDISTRIBUTION = """
+            taken = sum(alpha * w_sib)
+            w_sib -= alpha * w_sib
+            w += taken
+            """
 
 #: The built-in rules, by name.
 LIBRARY = {
@@ -85,27 +108,22 @@ LIBRARY = {
         ),
         RuleSpec(
             name="normalise_multiplicative",
-            code="""
-            total = sum(w_sib)
-            w_sib *= 1 + eta * (W_total / total - 1)
-            """,
+            code=_MULTIPLICATIVE,
             returns="w",
             parameters=(
                 Parameter("W_total", weight_units=True, low=0.0, low_inclusive=False),
                 Parameter("eta", weight_units=False, low=0.0, high=1.0),
             ),
             nonnegative=_WEIGHTS,
+            code_pre=_MULTIPLICATIVE,
         ),
         RuleSpec(
             name="normalise_subtractive",
-            code="""
-            total = sum(w_sib)
-            n = count()
-            w_sib = clip(w_sib - (total - W_total) / n, 0, inf)
-            """,
+            code=_SUBTRACTIVE,
             returns="w",
             parameters=(Parameter("W_total", weight_units=True, low=0.0),),
             nonnegative=_WEIGHTS,
+            code_pre=_SUBTRACTIVE,
         ),
         RuleSpec(
             name="field2020",
@@ -121,17 +139,20 @@ LIBRARY = {
                 Parameter("b", weight_units=False, low=0.0),
             ),
             nonnegative=_WEIGHTS,
+            code_pre="""
+            # the strongest other synapse leaving the neuron (the first one on ties)
+            strongest = argmax(w_sib, j_sib != j)
+            w_sib *= 1 + (b - 1) * int(j_sib == strongest)
+            w *= a
+            """,
         ),
         RuleSpec(
             name="redistribution",
-            code="""
-            taken = sum(alpha * w_sib)
-            w_sib -= alpha * w_sib
-            w += taken
-            """,
+            code=_REDISTRIBUTION,
             returns="w",
             parameters=(Parameter("alpha", weight_units=False, low=0.0, high=1.0),),
             nonnegative=_WEIGHTS,
+            code_pre=_REDISTRIBUTION,
         ),
     )
 }

@@ -201,13 +201,19 @@ def _check_rules_apart(rule, mine, rule_calls, site, where):
             "per code block, or one per pathway: on_pre={'pre': ..., 'other': ...}."
         )
     synapses = site.owner
-    acted = {id(v): n for n, _, v, _ in Caller(rule, synapses).all_variables()}
+    mine_caller = Caller(rule, synapses)
+    acted = {id(v): n for n, _, v, _ in mine_caller.all_variables()}
+    read = {id(v): n for n, _, v, _ in mine_caller.read_variables()}
+    written = {id(v) for v in mine_caller.written()}
     for name in names:
         other = site.variables[name]
         if other is rule:
             continue
-        shared = sorted(acted[id(v)] for _, _, v, _ in Caller(other, synapses).all_variables()
-                        if id(v) in acted)
+        theirs = Caller(other, synapses)
+        # (both act on it, or one writes what the other reads)
+        shared = sorted({acted[id(v)] for _, _, v, _ in theirs.all_variables() if id(v) in acted}
+                        | {read[id(v)] for v in theirs.written() if id(v) in read}
+                        | {n for n, _, v, _ in theirs.read_variables() if id(v) in written})
         if shared:
             raise ValueError(
                 f"{where.capitalize()} calls rules '{rule.name}' and '{other.name}', which "
@@ -230,7 +236,7 @@ def _check_block_writes(rule, caller, code, site, where):
         for target in targets:
             if isinstance(target, ast.Name) and target.id in site.variables:
                 written.add(id(site.variables[target.id]))
-    for name, _, var, _ in caller.all_variables():
+    for name, _, var, _ in caller.read_variables():
         if id(var) in written:
             raise ValueError(
                 f"{where.capitalize()} calls rule '{rule.name}' and also writes "
@@ -243,15 +249,22 @@ def _check_block_writes(rule, caller, code, site, where):
 class Caller:
     """
     The variables ``rule`` acts on for a calling ``synapses``, checked:
-    ``synaptic`` and ``neuronal`` map the names in the rule's code to
-    (name, `Variable`) of the Synapses and of the target group; with the
-    group sizes and index offsets.
+    ``synaptic``, ``neuronal`` and ``other`` map the names in the rule's
+    code to (name, `Variable`) of the Synapses, of the shared neuron's group
+    (``group``: the target's for a rule over='post', the source's for
+    over='pre') and of the other neuron's group (``other_group``, read
+    only); with the group sizes and index offsets: ``neuron_offset`` and
+    ``n_neurons`` of the shared neurons (the calling Synapses' source or
+    target, maybe a subgroup), ``n_other`` of the other full group.
     """
 
     def __init__(self, rule, synapses):
         self.rule = rule
         self.synapses = synapses
+        code = rule.rule_code
+        side = self.side = code.side
         self.post_variable = synapses.variables["_synaptic_post"]
+        self.shared_variable = synapses.variables["_synaptic_" + side.over]
         source, target = synapses.source, synapses.target
         if isinstance(target, Synapses) or isinstance(getattr(target, "source", None), Synapses):
             raise TypeError(
@@ -261,11 +274,19 @@ class Caller:
             )
         self.source_offset = source.start if isinstance(source, Subgroup) else 0
         self.target_offset = target.start if isinstance(target, Subgroup) else 0
-        self.group = target.source if isinstance(target, Subgroup) else target
         source_group = source.source if isinstance(source, Subgroup) else source
+        target_group = target.source if isinstance(target, Subgroup) else target
         self.n_sources = len(source_group)
         self.n_targets = len(target)
-        code = rule.rule_code
+        if side.over == "post":
+            self.group, self.other_group = target_group, source_group
+            self.neuron_offset, self.n_neurons = self.target_offset, len(target)
+            shared, other = target, source
+        else:
+            self.group, self.other_group = source_group, target_group
+            self.neuron_offset, self.n_neurons = self.source_offset, len(source)
+            shared, other = source, target
+        self.n_other = len(self.other_group)
         renamed = rule.variable_names
         self.synaptic = {}
         event_driven = getattr(synapses, "event_driven", None)
@@ -283,11 +304,25 @@ class Caller:
         self.neuronal = {}
         for x in sorted(code.neuronal):
             name = renamed.get(x, x)
-            writes = x + "_post" in code.written
-            self.neuronal[x] = (name, self._variable(rule, self.group, name, "per-neuron", target, writes))
+            writes = code.writes_neuron(x)
+            self.neuronal[x] = (name, self._variable(rule, self.group, name, "per-neuron", shared, writes))
+        self.other = {}
+        for x in sorted(code.other):
+            name = renamed.get(x, x)
+            var = self._variable(rule, self.other_group, name, "per-neuron", other, False)
+            for y, (written, mine) in self.neuronal.items():
+                if mine is var and code.writes_neuron(y):
+                    raise ValueError(
+                        f"Rule '{rule.name}' reads '{x}{side.other_suffix}' and writes "
+                        f"'{y}{side.suffix}', which with Synapses '{synapses.name}' are both "
+                        f"the variable '{name}' of '{self.group.name}': a spike would read "
+                        "what the spikes before it wrote in C, but not in numpy. Read a "
+                        "copy of it that the rule does not write."
+                    )
+            self.other[x] = (name, var)
         for target_var, summing in brian_compat.summed_targets():
             for x, (name, var) in self.neuronal.items():
-                if var is target_var and x + "_post" in code.written:
+                if var is target_var and code.writes_neuron(x):
                     raise TypeError(
                         f"Rule '{rule.name}' writes '{name}' of '{self.group.name}', but "
                         f"Synapses '{summing.name}' makes it a (summed) variable, which "
@@ -306,7 +341,7 @@ class Caller:
         """The `Variable` objects the rule writes."""
         code = self.rule.rule_code
         return [var for x, (_, var) in self.synaptic.items() if x in code.written] + [
-            var for x, (_, var) in self.neuronal.items() if x + "_post" in code.written
+            var for x, (_, var) in self.neuronal.items() if code.writes_neuron(x)
         ]
 
     def all_variables(self):
@@ -315,6 +350,11 @@ class Caller:
         return [(n, self.synapses, v, x in nonneg) for x, (n, v) in self.synaptic.items()] + [
             (n, self.group, v, x in nonneg) for x, (n, v) in self.neuronal.items()
         ]
+
+    def read_variables(self):
+        """`all_variables` and (name, group, `Variable`, False) of each
+        variable of the other neuron that the rule reads."""
+        return self.all_variables() + [(n, self.other_group, v, False) for n, v in self.other.values()]
 
     @staticmethod
     def _variable(rule, group, name, kind, shown, writes):
@@ -399,9 +439,12 @@ def check_units(rule, caller):
     known = {}
     for x, (_, var) in caller.synaptic.items():
         known[x] = known[x + "_sib"] = Variable(x, dimensions=var.dim)
+    side = code.side
     for x, (_, var) in caller.neuronal.items():
-        known[x + "_post"] = Variable(x, dimensions=var.dim)
-    for name in ("i", "j", "i_sib"):
+        known[x + side.suffix] = Variable(x, dimensions=var.dim)
+    for x, (_, var) in caller.other.items():
+        known[x + side.other_suffix] = Variable(x, dimensions=var.dim)
+    for name in ("i", "j", side.sibling_index):
         known[name] = Variable(name, dtype=np.int32)
     for spec, pdim in rule.parameter_specs:
         known[spec.name] = Variable(spec.name, dimensions=pdim)
@@ -453,11 +496,11 @@ def _must(nonnegative):
 
 def _checked_values(caller):
     """(name, group, values, first index, must be non-negative) of every variable acted on."""
-    stop = caller.target_offset + caller.n_targets
+    start = caller.neuron_offset
     for name, group, var, nonnegative in caller.all_variables():
         values = var.get_value()
-        if group is caller.group:
-            yield name, group, values[caller.target_offset : stop], caller.target_offset, nonnegative
+        if group is not caller.synapses:
+            yield name, group, values[start : start + caller.n_neurons], start, nonnegative
         else:
             yield name, group, values, 0, nonnegative
 

@@ -10,7 +10,7 @@ TARGETS = ["numpy", "cython", "cpp_standalone"]
 # pytest-xdist (--dist loadfile --no-loadscope-reorder) gives each of two
 # workers one file, then one more, then the rest to whichever is free. The
 # files with the most Cython builds start first, one on each worker.
-FIRST = ["test_fuzz.py", "test_rule.py", "test_benchmark.py", "test_semantics.py",
+FIRST = ["test_fuzz.py", "test_rule.py", "test_benchmark.py", "test_semantics.py", "test_outgoing.py",
          "test_language.py", "test_library.py", "test_triggers.py"]
 
 

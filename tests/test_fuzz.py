@@ -17,9 +17,9 @@ SHARED = 10
 
 def _shown(case, results, detail):
     """A finding as text: the rule, its network and every target's outcome."""
-    network = {key: case[key] for key in ("n_pre", "n_post", "source_offset", "target_offset",
-                                          "n_neurons", "connect", "pre", "post", "w", "c", "v", "u",
-                                          "nonnegative")}
+    network = {key: case.get(key) for key in ("over", "n_pre", "n_post", "source_offset", "target_offset",
+                                              "n_neurons", "connect", "pre", "post", "w", "c", "v", "u",
+                                              "u_pre", "nonnegative")}
     outcomes = {t: results[t].get(case["index"]) for t in results}
     return (f"rule {case['index']} ({detail}):\n{case['code']}\nparameters={case['parameters']}, "
             f"returns={case['returns']!r}, trigger={case['trigger']}\nnetwork: {json.dumps(network)}\n"

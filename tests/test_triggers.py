@@ -156,7 +156,9 @@ def _synapses(threshold="v > 1"):
     [
         (dict(), TypeError, "give apply_to one trigger"),
         (dict(on="post_spike", every=1 * ms), TypeError, "give apply_to one trigger"),
-        (dict(on="pre_spike"), ValueError, "on must be 'post_spike'"),
+        (dict(on="spike"), ValueError, "on must be 'post_spike', got on='spike'"),
+        (dict(on="pre_spike"), ValueError, "is over='post': it acts on the synapses onto one neuron, so it is "
+                                           "applied on that neuron's spikes, on='post_spike'"),
         (dict(every=1), Exception, "every must be a time"),
         (dict(every=-1 * ms), ValueError, "every must be a positive, finite time"),
         (dict(every=1 * ms, when="nonsense"), ValueError, "when must be a slot of Brian's schedule"),

@@ -36,6 +36,10 @@ Two choices keep the comparison meaningful:
   ``sqrt``, ``abs``, ``clip``, ``max``, ``min``, ``sum``) must agree bit for bit on
   every target.
 
+A share of the rules (``over='pre'``) act on the synapses leaving a neuron:
+such a rule is written as one over the target neuron and then mirrored
+(`mirror`), which keeps it inside the grammar.
+
 Run ``python -m tests.fuzz.generate --rules 1000 --seed 1`` (from the
 repository's root) to print a few rules and the share the language refuses.
 """
@@ -43,8 +47,9 @@ repository's root) to print a few rules and the share the language refuses.
 import argparse
 import ast
 import random
+import re
 
-__all__ = ["N_INPUTS", "N_STEPS", "generate_case", "generate_spikes", "refusal", "acts_on"]
+__all__ = ["N_INPUTS", "N_STEPS", "generate_case", "generate_spikes", "refusal", "acts_on", "mirror"]
 
 #: Inputs shared by the rules of a batch (a rule's synapses come from up to 6 of them).
 N_INPUTS = 8
@@ -472,7 +477,17 @@ def _initial(rng, n, nonnegative=False):
     return values
 
 
-def acts_on(code, parameters=(), returns="w"):
+_MIRRORED = {"i_sib": "j_sib", "i": "j", "j": "i", "u_post": "u_pre"}
+
+
+def mirror(text):
+    """A rule's text over the target neuron as the same rule over the source
+    neuron: ``i_sib``, ``i``, ``j`` and ``u_post`` become ``j_sib``, ``j``,
+    ``i`` and ``u_pre``."""
+    return re.sub(r"\b(i_sib|i|j|u_post)\b", lambda m: _MIRRORED[m.group(1)], text)
+
+
+def acts_on(code, parameters=(), returns="w", over="post"):
     """The variables a rule acts on, as the language sees them: (synaptic,
     neuronal), e.g. (['c', 'w'], ['u']); ([], []) if it refuses the rule. A
     name first assigned and never used as ``x_sib`` is a value of the rule's
@@ -480,7 +495,7 @@ def acts_on(code, parameters=(), returns="w"):
     from brian2_hetero.language import RuleCode
 
     try:
-        code = RuleCode(code, list(parameters), returns, "fuzz")
+        code = RuleCode(code, list(parameters), returns, "fuzz", over)
     except Exception:  # noqa: BLE001 - refused: it will be refused when run too
         return [], []
     return sorted(code.synaptic), sorted(code.neuronal)
@@ -508,7 +523,9 @@ def generate_case(seed, index, shared=1):
     case : dict
         ``code``, ``parameters`` (name -> float), ``returns``, ``trigger``
         ({'on': 'pre'}, {'on': 'post_spike', 'when': slot or None} or
-        {'every': steps}), ``nonnegative``, ``style``; the network:
+        {'every': steps}), ``nonnegative``, ``style``, ``over`` ('post', or
+        'pre': the rule and a 'pre_spike' trigger mirrored, and ``u_pre``,
+        the initial ``u`` of each input); the network:
         ``n_pre`` inputs from ``source_offset`` on, onto ``n_post`` neurons
         from ``target_offset`` on of a group of ``n_neurons``, ``connect``
         ('source_order': ``connect()``, 'target_order':
@@ -551,7 +568,14 @@ def generate_case(seed, index, shared=1):
     if net.random() < 0.2:
         target_offset = net.randint(0, 2)
         n_neurons = target_offset + n_post + net.randint(0, 2)
-    synaptic, neuronal = acts_on(code, parameters, returns)
+    # (drawn apart, so that the rules over='post' are those of earlier versions)
+    side = random.Random(f"{seed}:over:{index}")
+    over = "pre" if side.random() < 0.3 else "post"
+    if over == "pre":
+        code, returns = mirror(code), mirror(returns)
+        if trigger.get("on") == "post_spike":
+            trigger = dict(trigger, on="pre_spike")
+    synaptic, neuronal = acts_on(code, parameters, returns, over)
     nonnegative = []
     if rng.random() < 0.1:
         nonnegative = [x for x in synaptic + neuronal if rng.random() < 0.7]
@@ -565,8 +589,11 @@ def generate_case(seed, index, shared=1):
         w=_initial(rng, n_syn, "w" in nonnegative), c=_initial(rng, n_syn, "c" in nonnegative),
         v=[0.0] * n_neurons, u=_initial(rng, n_neurons, "u" in nonnegative),
     )
-    if trigger.get("on") != "post_spike" and rng.random() < 0.5:
+    if trigger.get("on") not in ("post_spike", "pre_spike") and rng.random() < 0.5:
         case["v"] = _initial(rng, n_neurons)
+    case["over"] = over
+    if over == "pre":
+        case["u_pre"] = _initial(side, N_INPUTS, "u" in nonnegative)
     return case
 
 
@@ -599,7 +626,7 @@ def refusal(case, name="fuzz_check"):
     with catch_logs():
         try:
             rule = HeteroRule(case["code"], parameters=case["parameters"], returns=case["returns"],
-                              nonnegative=case["nonnegative"], name=name)
+                              nonnegative=case["nonnegative"], name=name, over=case.get("over", "post"))
         except (RuleSyntaxError, ValueError, TypeError) as exc:
             return f"{type(exc).__name__}: {exc}"
         # (Brian warns about a deleted object that never ran: here, not later)

@@ -155,7 +155,7 @@ def _create(case, name, variables, outcomes):
     try:
         return HeteroRule(case["code"], parameters=case["parameters"], returns=case["returns"],
                           nonnegative=case["nonnegative"],
-                          variables=variables or None, name=name)
+                          variables=variables or None, name=name, over=case.get("over", "post"))
     except Exception as exc:  # noqa: BLE001 - the language's refusal, or its crash
         refused = type(exc).__name__ in _REFUSED
         outcomes[k] = dict(status="refused" if refused else "error", stage="create", error=_text(exc))
@@ -196,9 +196,16 @@ def _network(case, P, name, suffixes, spiking, on_pre, namespace):
     return G, S
 
 
-def _set(case, S, G, suffix):
-    for x, group in (("w", S), ("c", S), ("v", G), ("u", G)):
-        setattr(group, x + suffix, np.array(case[x]))
+def _groups(case, S, G, P):
+    """The group of each variable of a case's rule: ``u`` is the inputs'
+    for a rule over='pre'."""
+    return (("w", S), ("c", S), ("v", G), ("u", P if case.get("over") == "pre" else G))
+
+
+def _set(case, S, G, P, suffix):
+    for x, group in _groups(case, S, G, P):
+        values = case["u_pre"] if group is P else case[x]
+        setattr(group, x + suffix, np.array(values))
 
 
 def _build(cases, spikes, slots, outcomes):
@@ -210,17 +217,19 @@ def _build(cases, spikes, slots, outcomes):
     `Synapses`, named after the first rule's slot (rule k's slot is
     ``slots[k]``: ``fz<slot>_g``, ``fz<slot>_s``). Each rule acts on
     variables of its own (``w<slot>``, ``c<slot>``, ``v<slot>``,
-    ``u<slot>``); the rules applied in ``on_pre`` are called in one code
-    block, the others applied on the group's spikes or periodically. Rules the
-    language refuses get their outcome in ``outcomes`` and no objects.
+    ``u<slot>``; ``u<slot>`` of the inputs for a rule over='pre'); the rules
+    applied in ``on_pre`` are called in one code block, the others applied
+    on the spikes of their neurons or periodically. Rules the language
+    refuses get their outcome in ``outcomes`` and no objects.
     """
     from brian2 import NeuronGroup, Synapses, defaultclock
 
     # A SpikeGeneratorGroup has no subgroups: it drives a group of inputs
     # (one time step later), whose subgroups are the rules' sources.
     generator = spike_inputs(N_INPUTS, _spike_arrays(spikes), "fz_generator")
-    P = NeuronGroup(N_INPUTS, "x : 1", threshold="x > 0.5", reset="x = 0", name="fz_inputs",
-                    namespace={})
+    pre_slots = [slots[case["index"]] for case in cases if case.get("over") == "pre"]
+    P = NeuronGroup(N_INPUTS, "\n".join(["x : 1"] + [f"u{s} : 1" for s in pre_slots]),
+                    threshold="x > 0.5", reset="x = 0", name="fz_inputs", namespace={})
     relay = Synapses(generator, P, on_pre="x_post = 1", name="fz_relay", namespace={})
     relay.connect(j="i")
     objects, handles = [generator, P, relay], {}
@@ -231,7 +240,8 @@ def _build(cases, spikes, slots, outcomes):
         rules = {}
         for case in group:
             s = slots[case["index"]]
-            synaptic, neuronal = acts_on(case["code"], case["parameters"], case["returns"])
+            synaptic, neuronal = acts_on(case["code"], case["parameters"], case["returns"],
+                                         case.get("over", "post"))
             rule = _create(case, f"fz{s}", {x: f"{x}{s}" for x in synaptic + neuronal}, outcomes)
             if rule is not None:
                 rules[s] = (rule, case)
@@ -245,12 +255,12 @@ def _build(cases, spikes, slots, outcomes):
                         {f"fz{s}": rule for s, (rule, _) in rules.items()})
         objects += [G, S]
         for s, (rule, case) in rules.items():
-            _set(case, S, G, str(s))
+            _set(case, S, G, P, str(s))
             trigger = triggers[s]
             try:
-                if trigger.get("on") == "post_spike":
+                if trigger.get("on") in ("post_spike", "pre_spike"):
                     extra = {"when": trigger["when"]} if trigger.get("when") else {}
-                    rule.apply_to(S, on="post_spike", **extra)
+                    rule.apply_to(S, on=trigger["on"], **extra)
                 elif trigger.get("every"):
                     rule.apply_to(S, every=trigger["every"] * defaultclock.dt)
             except Exception as exc:  # noqa: BLE001
@@ -258,16 +268,16 @@ def _build(cases, spikes, slots, outcomes):
                 outcomes[case["index"]] = dict(status="refused" if refused else "error",
                                                stage="apply_to", error=_text(exc))
                 continue
-            handles[case["index"]] = (rule, S, G, case, str(s))
+            handles[case["index"]] = (rule, S, G, P, case, str(s))
     return objects, handles
 
 
 def _read(handles):
     """Every rule's final values, and whether it left a value its checks refuse."""
     out = {}
-    for k, (rule, S, G, case, suffix) in handles.items():
+    for k, (rule, S, G, P, case, suffix) in handles.items():
         values = {x: np.asarray(getattr(group, x + suffix)[:], dtype=float)
-                  for x, group in (("w", S), ("c", S), ("v", G), ("u", G))}
+                  for x, group in _groups(case, S, G, P)}
         pre = np.asarray(S.i[:]).tolist()
         post = np.asarray(S.j[:]).tolist()
         if (pre, post) != (list(case["pre"]), list(case["post"])):
@@ -275,14 +285,16 @@ def _read(handles):
                           error=f"synapses {list(zip(pre, post))}, expected "
                                 f"{list(zip(case['pre'], case['post']))}")
             continue
-        to = case["target_offset"]
+        # (the rule's neurons: its targets, or its inputs over='pre')
+        to, n = ((case["source_offset"], case["n_pre"]) if case.get("over") == "pre"
+                 else (case["target_offset"], case["n_post"]))
         bad = []
         for x in sorted(rule.rule_code.synaptic):
             if x in values:
                 bad += _bad(values[x], x in case["nonnegative"], x)
         for x in sorted(rule.rule_code.neuronal):
             if x in values:
-                bad += _bad(values[x][to : to + case["n_post"]], x in case["nonnegative"], x + "_post")
+                bad += _bad(values[x][to : to + n], x in case["nonnegative"], x + "_" + case.get("over", "post"))
         out[k] = dict(status="ok", bad=bad, **{x: v.tolist() for x, v in values.items()})
     return out
 
