@@ -133,24 +133,29 @@ def ref_trace_post(w, s, sib, nrn, eta=0.2):
         w[k] *= 2 / total
 
 
+LIBRARY_RULES = {
+    "mult": (lambda name: normalise_multiplicative(W_total=2.0, eta=0.5, over="pre", name=name),
+             ref_multiplicative),
+    "sub": (lambda name: normalise_subtractive(W_total=1.0, over="pre", name=name), ref_subtractive),
+    "field": (lambda name: field2020(over="pre", name=name), ref_field),
+    "redistribution": (lambda name: redistribution(alpha=0.1, over="pre", name=name), ref_redistribution),
+}
+CONNECTIVITY = ("source_major", "target_major", "sparse", "subgroups", "recurrent")
 # name: (rule, connectivity, trigger, reference, over of the reference)
 CASES = {
-    "mult_source_major": (lambda name: normalise_multiplicative(W_total=2.0, eta=0.5, over="pre", name=name),
-                          "source_major", "on_pre", ref_multiplicative, "pre"),
-    "sub_target_major": (lambda name: normalise_subtractive(W_total=1.0, over="pre", name=name),
-                         "target_major", "on_pre", ref_subtractive, "pre"),
-    "field_sparse": (lambda name: field2020(over="pre", name=name), "sparse", "on_pre", ref_field, "pre"),
-    "redistribution_subgroups": (lambda name: redistribution(alpha=0.1, over="pre", name=name),
-                                 "subgroups", "on_pre", ref_redistribution, "pre"),
+    f"{key}_{kind}": (make, kind, "on_pre", ref, "pre")
+    for key, (make, ref) in LIBRARY_RULES.items() for kind in CONNECTIVITY
+}
+CASES.update({
     "user_recurrent": (lambda name: HeteroRule(USER_PRE, parameters={"beta": 0.3}, over="pre", name=name),
                        "recurrent", "on_pre", ref_user_pre, "pre"),
+    "user_sparse": (lambda name: HeteroRule(USER_PRE, parameters={"beta": 0.3}, over="pre", name=name),
+                    "sparse", "on_pre", ref_user_pre, "pre"),
     "trace_post_sparse": (lambda name: HeteroRule(TRACE_POST, parameters={"eta": 0.2}, name=name),
                           "sparse", "on_pre", ref_trace_post, "post"),
-    "mult_pre_spike": (lambda name: normalise_multiplicative(W_total=2.0, eta=0.5, over="pre", name=name),
-                       "sparse", "pre_spike", ref_multiplicative, "pre"),
-    "sub_every": (lambda name: normalise_subtractive(W_total=1.0, over="pre", name=name),
-                  "subgroups", "every", ref_subtractive, "pre"),
-}
+    "mult_pre_spike": (LIBRARY_RULES["mult"][0], "sparse", "pre_spike", ref_multiplicative, "pre"),
+    "sub_every": (LIBRARY_RULES["sub"][0], "subgroups", "every", ref_subtractive, "pre"),
+})
 EVERY = 3  # steps
 
 
@@ -275,7 +280,7 @@ def test_case_matches_its_reference(target_name, key):
 def test_over_pre_is_not_over_post():
     """The same rule over the synapses onto each neuron would give other
     weights: a rule over='pre' that acted on incoming synapses fails."""
-    for key in ("mult_source_major", "field_sparse", "user_recurrent"):
+    for key in ("mult_source_major", "field_sparse", "user_recurrent", "redistribution_target_major"):
         w, _, _ = simulate("numpy")[key]
         make, kind, trigger, apply, _ = CASES[key]
         CASES["_as_post"] = (make, kind, trigger, apply, "post")
