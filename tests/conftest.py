@@ -2,7 +2,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from brian2 import SpikeGeneratorGroup, defaultclock, prefs, set_device
+from brian2 import Network, SpikeGeneratorGroup, defaultclock, ms, prefs, set_device
 from brian2.devices import reinit_devices
 
 TARGETS = ["numpy", "cython", "cpp_standalone"]
@@ -73,6 +73,42 @@ def spike_inputs(n, spikes, name):
 def target_scope(name):
     """A Target for fixtures that run one simulation and share its results."""
     return Target(name, tempfile.mkdtemp(prefix="brian2_hetero_"))
+
+
+_runs = {}
+
+
+def run_each(target_name, keys, network, read, n_steps):
+    """
+    The results of one network per key, run for ``n_steps`` steps of 0.1 ms
+    on ``target_name``: ``network(key, suffix)`` gives the key's objects,
+    with names ending in ``suffix``, and ``read(key, objects)`` what the
+    tests need after the run. On Cython each key runs alone with suffix ''
+    (every key's objects have the same names, so that Cython compiles only
+    the code in which they differ); elsewhere all keys run in one network
+    (one standalone build). Done once per ``network`` and target.
+    """
+    cached = (network.__module__, network.__qualname__, target_name)
+    if cached in _runs:
+        return _runs[cached]
+    t = target_scope(target_name)
+    t.activate()
+    try:
+        defaultclock.dt = 0.1 * ms
+        if target_name == "cython":
+            results = {}
+            for key in keys:
+                objects = network(key, "")
+                Network(*objects).run(n_steps * defaultclock.dt)
+                results[key] = read(key, objects)
+        else:
+            built = {key: network(key, f"_{k}") for k, key in enumerate(keys)}
+            Network(*[obj for objects in built.values() for obj in objects]).run(n_steps * defaultclock.dt)
+            results = {key: read(key, objects) for key, objects in built.items()}
+    finally:
+        t.reset()
+    _runs[cached] = results
+    return results
 
 
 def root_cause(exc):

@@ -1,4 +1,8 @@
-"""Plain-Python statement of the rule, independent of the package's code."""
+"""Plain-Python statements of the rules, independent of the package's code.
+
+The built-in rules below change the list ``w`` (per synapse) for a trigger
+at synapse ``s`` (None when a neuron triggers it) whose siblings are
+``sib`` (synapse indices, in synapse order)."""
 
 
 def apply_spike(w, pool, synapses_onto, s, target, W0, eta):
@@ -76,3 +80,32 @@ def simulate(pathways, pool, n_steps):
         for pathway in pathways:
             pathway.step(step, pool)
     return pool, history
+
+
+def multiplicative(w, s, sib, W_total, eta):
+    total = sum(w[k] for k in sib)
+    for k in sib:
+        w[k] *= 1 + eta * (W_total / total - 1)
+
+
+def subtractive(w, s, sib, W_total):
+    total = sum(w[k] for k in sib)
+    for k in sib:
+        w[k] = max(0.0, w[k] - (total - W_total) / len(sib))
+
+
+def strongest_other(w, s, sib, a, b):
+    others = [k for k in sib if k != s]
+    if others:
+        # the strongest, the first in synapse order on ties
+        strongest = max(others, key=lambda k: (w[k], -k))
+        w[strongest] *= b
+    w[s] *= a
+
+
+def redistribution(w, s, sib, alpha):
+    taken = 0.0
+    for k in sib:
+        taken += alpha * w[k]
+        w[k] -= alpha * w[k]
+    w[s] += taken

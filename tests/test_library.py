@@ -1,9 +1,10 @@
 """The built-in rules and a rule written by a user, on every target, against
-plain-Python references written here, independently of the rule language."""
+plain-Python references (here and in reference.py), independent of the rule
+language."""
 
 import numpy as np
 import pytest
-from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, Synapses, defaultclock, mV, ms, run
+from brian2 import NeuronGroup, SpikeGeneratorGroup, Synapses, mV, ms, run
 
 from brian2_hetero import (
     HeteroRule,
@@ -13,7 +14,8 @@ from brian2_hetero import (
     normalise_subtractive,
     redistribution,
 )
-from conftest import TARGETS, spike_inputs, target_scope
+import reference as plain
+from conftest import TARGETS, run_each, spike_inputs
 
 TOLERANCE = 1e-12
 M, N = 6, 4
@@ -67,32 +69,20 @@ def ref_bugmann(w, s, sib, pool, W0=1.5, eta=0.3):
     pool[j] -= eta * pool[j]
 
 
-def ref_multiplicative(w, s, sib, pool, W_total=2.0, eta=0.5):
-    total = sum(w[k] for k in sib)
-    for k in sib:
-        w[k] *= 1 + eta * (W_total / total - 1)
+def ref_multiplicative(w, s, sib, pool):
+    plain.multiplicative(w, s, sib, W_total=2.0, eta=0.5)
 
 
-def ref_subtractive(w, s, sib, pool, W_total=1.0):
-    total = sum(w[k] for k in sib)
-    for k in sib:
-        w[k] = max(0.0, w[k] - (total - W_total) / len(sib))
+def ref_subtractive(w, s, sib, pool):
+    plain.subtractive(w, s, sib, W_total=1.0)
 
 
-def ref_field(w, s, sib, pool, a=1.65, b=0.62):
-    others = [k for k in sib if k != s]
-    if others:
-        strongest = max(others, key=lambda k: (w[k], -k))
-        w[strongest] *= b
-    w[s] *= a
+def ref_field(w, s, sib, pool):
+    plain.strongest_other(w, s, sib, a=1.65, b=0.62)
 
 
-def ref_redistribution(w, s, sib, pool, alpha=0.1):
-    taken = 0.0
-    for k in sib:
-        taken += alpha * w[k]
-        w[k] -= alpha * w[k]
-    w[s] += taken
+def ref_redistribution(w, s, sib, pool):
+    plain.redistribution(w, s, sib, alpha=0.1)
 
 
 def ref_user(w, s, sib, pool, beta=0.2, gain=0.01):
@@ -106,14 +96,14 @@ def ref_user(w, s, sib, pool, beta=0.2, gain=0.01):
 
 
 RULES = {
-    "bugmann": (lambda: bugmann2012(W0=1.5, eta=0.3, name="lib_bugmann"), ref_bugmann),
-    "multiplicative": (lambda: normalise_multiplicative(W_total=2.0, eta=0.5, name="lib_mult"),
+    "bugmann": (lambda name: bugmann2012(W0=1.5, eta=0.3, name=name), ref_bugmann),
+    "multiplicative": (lambda name: normalise_multiplicative(W_total=2.0, eta=0.5, name=name),
                        ref_multiplicative),
-    "subtractive": (lambda: normalise_subtractive(W_total=1.0, name="lib_sub"), ref_subtractive),
-    "field": (lambda: field2020(name="lib_field"), ref_field),
-    "redistribution": (lambda: redistribution(alpha=0.1, name="lib_redis"), ref_redistribution),
+    "subtractive": (lambda name: normalise_subtractive(W_total=1.0, name=name), ref_subtractive),
+    "field": (lambda name: field2020(name=name), ref_field),
+    "redistribution": (lambda name: redistribution(alpha=0.1, name=name), ref_redistribution),
     "user": (
-        lambda: HeteroRule(USER_RULE, parameters={"beta": 0.2, "gain": 0.01}, name="lib_user"),
+        lambda name: HeteroRule(USER_RULE, parameters={"beta": 0.2, "gain": 0.01}, name=name),
         ref_user,
     ),
 }
@@ -133,50 +123,26 @@ def reference(apply):
     return np.array(w), np.array(pool), received
 
 
-_results = {}
-
-
-def _rule_network(P, key, suffix):
-    rule = RULES[key][0]()
+def _rule_network(key, suffix):
+    rule = RULES[key][0](f"lib_rule{suffix}")
+    P = spike_inputs(M, SPIKES, f"lib_inputs{suffix}")
     G = NeuronGroup(N, "v : 1\npool : 1\nspread : 1", name=f"lib_targets{suffix}")
     G.pool = POOL_INIT
     S = Synapses(P, G, "w : 1", on_pre="v_post += rule(i, j)",
                  namespace={"rule": rule}, name=f"lib_syn{suffix}")
     S.connect(i=PRE, j=POST)
     S.w = W_INIT
-    return S, G
+    return P, S, G
 
 
-def _values(S, G):
+def _values(key, objects):
+    _, S, G = objects
     return np.array(S.w[:]), np.array(G.pool[:]), np.array(G.spread[:]), np.array(G.v[:])
 
 
 def simulate(target_name):
-    """Every rule in one network per target (one build); on Cython one
-    network per rule with the same object names, so that only the code that
-    holds the rule is compiled for each."""
-    if target_name in _results:
-        return _results[target_name]
-    t = target_scope(target_name)
-    t.activate()
-    try:
-        defaultclock.dt = 0.1 * ms
-        results = {}
-        if target_name == "cython":
-            for key in RULES:
-                P = spike_inputs(M, SPIKES, "lib_inputs")
-                S, G = _rule_network(P, key, "")
-                Network(P, S, G).run(N_STEPS * defaultclock.dt)
-                results[key] = _values(S, G)
-        else:
-            P = spike_inputs(M, SPIKES, "lib_inputs")
-            objects = {key: _rule_network(P, key, f"_{key}") for key in RULES}
-            Network(P, *[obj for pair in objects.values() for obj in pair]).run(N_STEPS * defaultclock.dt)
-            results = {key: _values(S, G) for key, (S, G) in objects.items()}
-        _results[target_name] = results
-    finally:
-        t.reset()
-    return _results[target_name]
+    """Every rule's results on ``target_name`` (see `conftest.run_each`)."""
+    return run_each(target_name, list(RULES), _rule_network, _values, N_STEPS)
 
 
 @pytest.mark.parametrize("key", list(RULES))

@@ -1,6 +1,7 @@
 """Rules over a neuron's outgoing synapses (over='pre') and rules that read
 the other neuron of the spiking synapse, on every target, against
-plain-Python references written here, independently of the rule language."""
+plain-Python references (here and in reference.py), independent of the rule
+language."""
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from brian2_hetero import (
     normalise_subtractive,
     redistribution,
 )
-from conftest import TARGETS, refusal, root_cause, target_scope
+import reference as plain
+from conftest import TARGETS, refusal, root_cause, run_each, target_scope
 
 TOLERANCE = 1e-12
 N_STEPS = 12
@@ -61,33 +63,20 @@ def _initial(pre, post):
 # and reads gain (per target neuron), trace (per source neuron); sib are the
 # synapses leaving (or onto) the neuron, in synapse order.
 
-def ref_multiplicative(w, s, sib, nrn, W_total=2.0, eta=0.5):
-    total = sum(w[k] for k in sib)
-    for k in sib:
-        w[k] *= 1 + eta * (W_total / total - 1)
+def ref_multiplicative(w, s, sib, nrn):
+    plain.multiplicative(w, s, sib, W_total=2.0, eta=0.5)
 
 
-def ref_subtractive(w, s, sib, nrn, W_total=1.0):
-    total = sum(w[k] for k in sib)
-    for k in sib:
-        w[k] = max(0.0, w[k] - (total - W_total) / len(sib))
+def ref_subtractive(w, s, sib, nrn):
+    plain.subtractive(w, s, sib, W_total=1.0)
 
 
-def ref_redistribution(w, s, sib, nrn, alpha=0.1):
-    taken = 0.0
-    for k in sib:
-        taken += alpha * w[k]
-        w[k] -= alpha * w[k]
-    w[s] += taken
+def ref_redistribution(w, s, sib, nrn):
+    plain.redistribution(w, s, sib, alpha=0.1)
 
 
-def ref_field(w, s, sib, nrn, a=1.65, b=0.62):
-    others = [k for k in sib if k != s]
-    if others:
-        # the strongest, the first in synapse order on ties
-        strongest = max(others, key=lambda k: (w[k], -k))
-        w[strongest] *= b
-    w[s] *= a
+def ref_field(w, s, sib, nrn):
+    plain.strongest_other(w, s, sib, a=1.65, b=0.62)
 
 
 # A user's rule over the synapses leaving a neuron: each spike spreads the
@@ -203,7 +192,7 @@ def reference(key):
     return np.array(w), np.array(nrn["spent"]), np.array(v)
 
 
-def _network(key, suffix=""):
+def _network(key, suffix):
     make, kind, trigger, _, _ = CASES[key]
     pre, post, so, to = _pairs(kind)
     rule = make("out_rule" + suffix)
@@ -227,42 +216,19 @@ def _network(key, suffix=""):
         rule.apply_to(S, on="pre_spike")
     elif trigger == "every":
         rule.apply_to(S, every=EVERY * defaultclock.dt)
-    objects.append(S)
-    return objects, S, Q, objects[1] if len(objects) == 3 else Q
+    return objects + [S]
 
 
-_results = {}
-
-
-def _values(S, Q, G):
+def _values(key, objects):
+    """The final weights, the sources' spent and the targets' v."""
+    Q, S = objects[0], objects[-1]
+    G = objects[1] if len(objects) == 3 else Q
     return np.array(S.w[:]), np.array(Q.spent[:]), np.array(G.v[:])
 
 
 def simulate(target_name):
-    """Every case on ``target_name``: all in one network (one standalone
-    build); on Cython one network per case with the same object names, so
-    that only the code in which the cases differ is compiled for each."""
-    if target_name in _results:
-        return _results[target_name]
-    t = target_scope(target_name)
-    t.activate()
-    try:
-        defaultclock.dt = 0.1 * ms
-        if target_name == "cython":
-            results = {}
-            for key in CASES:
-                objects, S, Q, G = _network(key)
-                Network(*objects).run(N_STEPS * defaultclock.dt)
-                results[key] = _values(S, Q, G)
-        else:
-            built = {key: _network(key, f"_{k}") for k, key in enumerate(CASES)}
-            Network(*[obj for objects, _, _, _ in built.values() for obj in objects]).run(
-                N_STEPS * defaultclock.dt)
-            results = {key: _values(S, Q, G) for key, (_, S, Q, G) in built.items()}
-    finally:
-        t.reset()
-    _results[target_name] = results
-    return _results[target_name]
+    """Every case's results on ``target_name`` (see `conftest.run_each`)."""
+    return run_each(target_name, list(CASES), _network, _values, N_STEPS)
 
 
 @pytest.mark.parametrize("key", list(CASES))

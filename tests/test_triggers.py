@@ -15,6 +15,7 @@ from brian2 import (
 )
 
 from brian2_hetero import HeteroRule, bugmann2012, normalise_multiplicative
+import reference as plain
 from conftest import TARGETS, spike_inputs, target_scope
 
 TOLERANCE = 1e-12
@@ -36,10 +37,8 @@ spread_post = top - total / n
 """
 
 
-def ref_multiplicative(w, sib, W_total=2.0, eta=0.5):
-    total = sum(w[k] for k in sib)
-    for k in sib:
-        w[k] *= 1 + eta * (W_total / total - 1)
+def ref_multiplicative(w, sib):
+    plain.multiplicative(w, None, sib, W_total=2.0, eta=0.5)
 
 
 def ref_toward_mean(w, sib, spread, j, beta=0.3):
