@@ -175,7 +175,7 @@ class RuleCode:
             raise TypeError(f"Rule '{name}': code must be a string of statements, got {code!r}.")
         if not (isinstance(returns, str) and returns.strip()):
             raise TypeError(f"Rule '{name}': returns must be an expression, got returns = {returns!r}.")
-        if over not in SIDES:
+        if not isinstance(over, str) or over not in SIDES:
             raise ValueError(f"Rule '{name}': over must be 'post' or 'pre', got over = {over!r}.")
         self.name = name
         self.code = code

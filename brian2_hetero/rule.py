@@ -133,8 +133,6 @@ class HeteroRule(Function, Group):
                 pdim = dim if spec.weight_units else DIMENSIONLESS
             values[key] = validation.check_parameter(spec, value, pdim, shown)
             self.parameter_specs.append((spec, pdim))
-        if not isinstance(over, str) or over not in ("post", "pre"):
-            raise ValueError(f"Rule '{shown}': over must be 'post' or 'pre', got over = {over!r}.")
         self.rule_code = RuleCode(code, parameters, returns, shown, over)
         check_renderable(self.rule_code)
         unused = [key for key in parameters if key not in self.rule_code.used()]

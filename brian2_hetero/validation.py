@@ -277,7 +277,6 @@ class Caller:
         source_group = source.source if isinstance(source, Subgroup) else source
         target_group = target.source if isinstance(target, Subgroup) else target
         self.n_sources = len(source_group)
-        self.n_targets = len(target)
         if side.over == "post":
             self.group, self.other_group = target_group, source_group
             self.neuron_offset, self.n_neurons = self.target_offset, len(target)
