@@ -175,6 +175,12 @@ class HeteroRule(Function, Group):
             )
         nonnegative = tuple(nonnegative)
         for key in nonnegative:
+            if key in code.other - code.synaptic - code.neuronal:
+                raise ValueError(
+                    f"Rule '{shown}': nonnegative names '{key}', which the rule only reads (as "
+                    f"'{key}{code.side.other_suffix}', a variable of the other neuron); only "
+                    "variables it acts on are kept non-negative."
+                )
             if key not in code.synaptic | code.neuronal:
                 raise ValueError(
                     f"Rule '{shown}': nonnegative names '{key}', which its code does not use."

@@ -280,6 +280,13 @@ def test_a_rule_that_mixes_the_sides_is_refused(code, over, text):
     assert text in str(info.value)
 
 
+def test_nonnegative_cannot_name_a_variable_the_rule_only_reads():
+    with pytest.raises(ValueError) as info:
+        HeteroRule("w_sib *= gain_post", over="pre", nonnegative=["gain"], name="reads_gain")
+    assert ("nonnegative names 'gain', which the rule only reads (as 'gain_post', a variable of the "
+            "other neuron)") in str(info.value)
+
+
 @pytest.mark.parametrize("over", ["both", "Pre", None, 1])
 def test_over_must_be_a_side(over):
     with pytest.raises(ValueError) as info:
