@@ -1,19 +1,23 @@
 """
 Benchmark of multiplicative normalisation (``normalise_multiplicative``,
-eta = 1) applied to the weights onto each target neuron, triggered every
-10 ms or by each spike of the target, against the ways plain Brian offers:
+eta = 1) applied to the weights onto each target neuron (side ``post``) or
+leaving each source neuron (side ``pre``), triggered every 10 ms or by each
+spike of that neuron, against the ways plain Brian offers:
 
-- ``hetero``: ``rule.apply_to(S, every=10*ms)`` / ``apply_to(S, on='post_spike')``;
-- ``summed``: a summed variable of the total weight onto each neuron (updated
-  every time step) and ``S.run_regularly`` (every 10 ms) or ``on_post`` code
-  (on target spikes) that scales the weights;
+- ``hetero``: ``rule.apply_to(S, every=10*ms)`` / ``apply_to(S, on='post_spike')``
+  (``over='pre'``: ``on='pre_spike'``);
+- ``summed``: a summed variable of the total weight onto (from) each neuron
+  (updated every time step) and ``S.run_regularly`` (every 10 ms) or
+  ``on_post`` (``on_pre``) code that scales the weights;
 - ``netop``: a ``network_operation`` in numpy;
 - ``baseline``: the same network without normalisation (what Brian costs
   anyway: its clock, the target spikes);
-- ``floor``: a hand-written C++ loop over the same normalisations
-  (``normalisation_floor.cpp``).
+- ``floor``: a hand-written C++ loop over the same normalisations, over
+  the synapses grouped by target (by source) (``normalisation_floor.cpp``).
 
-The targets spike at 10 Hz (Poisson, fixed seed) through a driver group,
+The synapses are made grouped by the side's neuron (Brian's order for
+``S.connect()`` on side ``pre``). The neurons of the side spike at 10 Hz
+(Poisson, fixed seed) through a driver group,
 whatever the weights, so every implementation normalises at the same times.
 Each (implementation, target) runs in a process of its own, with a cached
 build, three times, under Brian's profiler; the medians of the
@@ -31,7 +35,7 @@ the loop without the profiler: the rule applied 20 times against the
 network without it, both programs run 9 times in alternation, the
 difference of the medians over 20, against the floor.
 
-Usage: ``python benchmarks/normalisation.py [--quick] [--output DIR]``
+Usage: ``python benchmarks/normalisation.py [--quick] [--sides post,pre] [--output DIR]``
 """
 
 import argparse
@@ -49,7 +53,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [(1000, 100, 0.1), (1000, 100, 1.0)]
 QUICK_SIZES = [(60, 10, 0.5)]
 DT_S, DURATION_S, PERIOD_S, RATE_HZ, W_TOTAL, SEED = 1e-4, 1.0, 0.01, 10.0, 1.0, 2020
-TRIGGERS = ["every", "post_spike"]
+TRIGGERS = ["every", "spike"]
+SIDES = ["post", "pre"]
 # per_application: the rule applied COPIES times, the programs run REPEATS times
 COPIES, REPEATS = 20, 9
 RUNS = [("floor", "c++"), ("baseline", "cpp_standalone"), ("hetero", "cpp_standalone"),
@@ -58,16 +63,22 @@ RUNS = [("floor", "c++"), ("baseline", "cpp_standalone"), ("hetero", "cpp_standa
         ("summed", "numpy"), ("netop", "numpy")]
 
 
-def make_case(M, N, p, folder):
+def make_case(M, N, p, side, folder):
+    """The synapses, grouped by the neuron of ``side``, their weights, and the
+    driver's spikes (``targets``: the neurons of ``side`` that spike)."""
     rng = np.random.default_rng(SEED)
     connected = rng.random((M, N)) < p
-    post, pre = np.nonzero(connected.T)  # grouped by target
+    if side == "post":
+        post, pre = np.nonzero(connected.T)  # grouped by target
+    else:
+        pre, post = np.nonzero(connected)  # grouped by source
     w = rng.uniform(0.0, 1.0, size=len(pre))
     n_steps = int(round(DURATION_S / DT_S))
-    fired = rng.random((n_steps, N)) < RATE_HZ * DT_S
+    n_shared = N if side == "post" else M
+    fired = rng.random((n_steps, n_shared)) < RATE_HZ * DT_S
     steps, targets = np.nonzero(fired)
-    case = dict(M=M, N=N, p=p, pre=pre.astype(np.int32), post=post.astype(np.int32), w=w,
-                steps=steps, targets=targets, n_steps=n_steps)
+    case = dict(M=M, N=N, p=p, side=side, n_shared=n_shared, pre=pre.astype(np.int32),
+                post=post.astype(np.int32), w=w, steps=steps, targets=targets, n_steps=n_steps)
     np.savez(os.path.join(folder, "case.npz"), **case)
     return case
 
@@ -79,42 +90,46 @@ def network(case, implementation, trigger, copies=1):
 
     from brian2_hetero import normalise_multiplicative
 
-    N = case["N"]
-    # the driver makes target j spike one step after its driver spike
-    D = SpikeGeneratorGroup(N, case["targets"], case["steps"] * DT_S * second, name="driver")
+    side, n_shared = case["side"], case["n_shared"]
+    # the driver makes neuron j of the side spike one step after its driver spike
+    D = SpikeGeneratorGroup(n_shared, case["targets"], case["steps"] * DT_S * second, name="driver")
     summed = "\ntotal : 1" if implementation == "summed" else ""
-    G = NeuronGroup(N, "v : 1" + summed, threshold="v > 0.5", reset="v = 0", name="targets")
-    drive = Synapses(D, G, on_pre="v_post += 1", name="drive")
+    spiking = NeuronGroup(n_shared, "v : 1" + summed, threshold="v > 0.5", reset="v = 0",
+                          name="targets" if side == "post" else "inputs")
+    drive = Synapses(D, spiking, on_pre="v_post += 1", name="drive")
     drive.connect(j="i")
-    P = NeuronGroup(case["M"], "", name="inputs")
-    scale = "w = w * (1 + eta * (W_total / total_post - 1))"
+    if side == "post":
+        P, G = NeuronGroup(case["M"], "", name="inputs"), spiking
+    else:
+        P, G = spiking, NeuronGroup(case["N"], "", name="targets")
+    scale = f"w = w * (1 + eta * (W_total / total_{side} - 1))"
     names = dict(W_total=W_TOTAL, eta=1.0)
     if implementation == "summed":
-        model = "w : 1\ntotal_post = w : 1 (summed)"
-        S = Synapses(P, G, model, on_post=scale if trigger == "post_spike" else None,
-                     namespace=names, name="synapses")
+        model = f"w : 1\ntotal_{side} = w : 1 (summed)"
+        code = {f"on_{side}": scale} if trigger == "spike" else {}
+        S = Synapses(P, G, model, namespace=names, name="synapses", **code)
     else:
         S = Synapses(P, G, "w : 1", name="synapses")
     S.connect(i=case["pre"], j=case["post"])
     S.w = case["w"]
-    objects = [D, G, drive, P, S]
+    objects = [D, spiking, drive, P if side == "post" else G, S]
     if implementation == "summed" and trigger == "every":
         S.run_regularly(scale, dt=PERIOD_S * second, when="end")
     elif implementation == "hetero":
-        rule = normalise_multiplicative(W_total=W_TOTAL, eta=1.0, name="norm")
+        rule = normalise_multiplicative(W_total=W_TOTAL, eta=1.0, over=side, name="norm")
         for _ in range(copies):
             if trigger == "every":
                 rule.apply_to(S, every=PERIOD_S * second)
             else:
-                rule.apply_to(S, on="post_spike")
+                rule.apply_to(S, on=f"{side}_spike")
     elif implementation == "netop":
         w = S.variables["w"].get_value()
-        post = case["post"]
-        spikespace = G.variables["_spikespace"].get_value()
+        shared = case[side]
+        spikespace = spiking.variables["_spikespace"].get_value()
 
         def normalise(mask):
-            totals = np.bincount(post, w, minlength=N)
-            factor = 1 + 1.0 * (W_TOTAL / totals[post] - 1)
+            totals = np.bincount(shared, w, minlength=n_shared)
+            factor = 1 + 1.0 * (W_TOTAL / totals[shared] - 1)
             w[mask] = w[mask] * factor[mask]
 
         if trigger == "every":
@@ -122,9 +137,9 @@ def network(case, implementation, trigger, copies=1):
                 lambda: normalise(slice(None)))
         else:
             def on_spikes():
-                spiking = spikespace[: spikespace[-1]]
-                if len(spiking):
-                    normalise(np.isin(post, spiking))
+                fired = spikespace[: spikespace[-1]]
+                if len(fired):
+                    normalise(np.isin(shared, fired))
 
             op = network_operation(when="synapses", name="netop")(on_spikes)
         objects.append(op)
@@ -132,11 +147,12 @@ def network(case, implementation, trigger, copies=1):
 
 
 def reference_events(case, trigger):
-    """The normalisations in order, as target indices (for the floor)."""
+    """The normalisations in order, as indices of the side's neurons (for
+    the floor)."""
     if trigger == "every":
         count = int(round(DURATION_S / PERIOD_S))
-        return np.tile(np.arange(case["N"]), count).astype(np.int32)
-    # a driver spike in step s makes the target spike in step s + 1
+        return np.tile(np.arange(case["n_shared"]), count).astype(np.int32)
+    # a driver spike in step s makes the neuron spike in step s + 1
     keep = case["steps"] + 1 < case["n_steps"]
     return case["targets"][keep].astype(np.int32)
 
@@ -150,8 +166,9 @@ def worker(argv):
     from brian2 import Network, defaultclock, device, get_device, prefs, second, set_device
 
     case = dict(np.load(os.path.join(folder, "case.npz")))
-    for key in ("M", "N", "n_steps"):
+    for key in ("M", "N", "n_shared", "n_steps"):
         case[key] = int(case[key])
+    case["side"] = str(case["side"])
     defaultclock.dt = DT_S * second
     build = os.path.join(folder, f"build_{implementation}_{target}_{trigger}"
                          + (f"_x{copies}" if amplified else ""))
@@ -175,21 +192,21 @@ def worker(argv):
         for _ in range(3):
             device.run(directory=build)
             times.append(device._last_run_time)
-            own.append(own_time(implementation, net.profiling_info))
+            own.append(own_time(implementation, case["side"], net.profiling_info))
     else:
         times = [get_device()._last_run_time]
-        own = [own_time(implementation, net.profiling_info)]
+        own = [own_time(implementation, case["side"], net.profiling_info)]
     with open(out, "w") as f:
         json.dump({"run_s": times, "rule_s": own, "w": result().tolist()}, f)
 
 
-def own_time(implementation, profiling_info):
+def own_time(implementation, side, profiling_info):
     """The time Brian's profiler gives the objects that do the normalising."""
     def mine(name):
         if implementation == "hetero":
             return name.startswith("norm_")
         if implementation == "summed":
-            return name.startswith(("synapses_summed", "synapses_run_regularly", "synapses_post"))
+            return name.startswith(("synapses_summed", "synapses_run_regularly", f"synapses_{side}"))
         return name == "netop"
 
     return sum(float(t) for name, t in profiling_info if mine(name))
@@ -246,10 +263,11 @@ def floor(case, trigger, folder):
         subprocess.run(["g++", *flags, "-o", exe, os.path.join(HERE, "normalisation_floor.cpp")],
                        check=True)
     events = reference_events(case, trigger)
-    offsets = np.concatenate(([0], np.cumsum(np.bincount(case["post"], minlength=case["N"]))))
+    side, n_shared = case["side"], case["n_shared"]
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(case[side], minlength=n_shared))))
     path = os.path.join(folder, f"floor_{trigger}.in")
     with open(path, "wb") as f:
-        np.array([case["N"], len(case["w"]), len(events)], dtype=np.int64).tofile(f)
+        np.array([n_shared, len(case["w"]), len(events)], dtype=np.int64).tofile(f)
         np.array([W_TOTAL], dtype=np.float64).tofile(f)
         offsets.astype(np.int64).tofile(f)
         events.tofile(f)
@@ -265,21 +283,27 @@ def floor(case, trigger, folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--sides", default=",".join(SIDES),
+                        help="the sides to normalise, comma-separated (post: the weights onto "
+                             "each target, pre: the weights leaving each source)")
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
+    sides = args.sides.split(",")
+    if not sides or any(side not in SIDES for side in sides):
+        parser.error(f"--sides {args.sides!r}: give one or both of {', '.join(SIDES)}")
     output = os.path.abspath(args.output or os.path.join(HERE, "quick" if args.quick else "results"))
     sizes = QUICK_SIZES if args.quick else SIZES
     rows, applications = [], []
     started = time.perf_counter()
-    for M, N, p in sizes:
-        folder = os.path.join(output, "normalisation_work", f"{M}x{N}p{p:g}")
+    for side, (M, N, p) in [(side, size) for side in sides for size in sizes]:
+        folder = os.path.join(output, "normalisation_work", f"{side}_{M}x{N}p{p:g}")
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)
-        case = make_case(M, N, p, folder)
+        case = make_case(M, N, p, side, folder)
         for trigger in TRIGGERS:
             results = {}
             for implementation, target in RUNS:
-                label = f"{M}x{N} p={p:g} {trigger}: {implementation}/{target}"
+                label = f"{side} {M}x{N} p={p:g} {trigger}: {implementation}/{target}"
                 print(f"[{time.perf_counter() - started:6.1f} s] {label}", flush=True)
                 if implementation == "floor":
                     run_s, w = floor(case, trigger, folder)
@@ -297,11 +321,11 @@ def main(argv=None):
                                                      os.path.join(folder, f"{implementation}_{target}_{trigger}.json")))
                 results[(implementation, target)] = (run_s, rule_s, np.asarray(w))
             floor_s, _, floor_w = results[("floor", "c++")]
-            print(f"[{time.perf_counter() - started:6.1f} s] {M}x{N} p={p:g} {trigger}: "
+            print(f"[{time.perf_counter() - started:6.1f} s] {side} {M}x{N} p={p:g} {trigger}: "
                   f"one application, cpp_standalone", flush=True)
             copies, repeats = (2, 1) if args.quick else (COPIES, REPEATS)
             apply_s, without_s, with_s = per_application(trigger, folder, copies, repeats)
-            applications.append(dict(M=M, N=N, p=p, trigger=trigger, copies=copies, repeats=repeats,
+            applications.append(dict(side=side, M=M, N=N, p=p, trigger=trigger, copies=copies, repeats=repeats,
                                      loop_without_s=without_s, loop_with_s=with_s,
                                      per_application_s=apply_s, floor_s=floor_s,
                                      vs_floor=apply_s / floor_s))
@@ -310,7 +334,7 @@ def main(argv=None):
                 own = run_s - base if base is not None and implementation not in ("baseline", "floor") else None
                 diff = None if implementation == "baseline" else float(np.max(np.abs(w - floor_w)))
                 hetero_s = results.get(("hetero", target), (None, None))[1]
-                rows.append(dict(M=M, N=N, p=p, synapses=len(case["w"]), trigger=trigger,
+                rows.append(dict(side=side, M=M, N=N, p=p, synapses=len(case["w"]), trigger=trigger,
                                  implementation=implementation, target=target, run_s=run_s,
                                  own_s=own, vs_floor=run_s / floor_s if implementation != "baseline" else None,
                                  own_vs_floor=own / floor_s if own is not None else None,
@@ -321,23 +345,26 @@ def main(argv=None):
     os.makedirs(output, exist_ok=True)
     with open(os.path.join(output, "normalisation.json"), "w") as f:
         json.dump({"runs": rows, "per_application": applications}, f, indent=1)
-    header = (f"{'size':>16} {'trigger':>10} {'implementation':>14} {'target':>15} {'run s':>8} {'own s':>8} "
+    def size(r):
+        return f"{r['side']} {r['M']}x{r['N']} p={r['p']:g}".rjust(21)
+
+    header = (f"{'side, size':>21} {'trigger':>7} {'implementation':>14} {'target':>15} {'run s':>8} {'own s':>8} "
               f"{'rule s':>8} {'rule x floor':>12} {'x hetero':>8} {'max diff':>9}")
     lines = [header, "-" * len(header)]
     for r in rows:
         def fmt(v, spec):
             return format(v, spec) if v is not None else "-"
-        lines.append(f"{r['M']}x{r['N']} p={r['p']:g}".rjust(16) + f" {r['trigger']:>10} {r['implementation']:>14} {r['target']:>15} "
+        lines.append(size(r) + f" {r['trigger']:>7} {r['implementation']:>14} {r['target']:>15} "
                      f"{fmt(r['run_s'], '8.4f')} {fmt(r['own_s'], '8.4f'):>8} {fmt(r['rule_s'], '8.4f'):>8} "
                      f"{fmt(r['rule_vs_floor'], '12.2f'):>12} {fmt(r['vs_hetero'], '8.2f'):>8} "
                      f"{fmt(r['max_diff_floor'], '9.1e'):>9}")
-    header = (f"{'size':>16} {'trigger':>10} {'copies':>6} {'without s':>9} {'with s':>8} "
+    header = (f"{'side, size':>21} {'trigger':>7} {'copies':>6} {'without s':>9} {'with s':>8} "
               f"{'one s':>8} {'floor s':>8} {'x floor':>7}")
     lines += ["", "cpp_standalone, one application of the rule (profiler off; medians of "
               "the loop times without the rule and with it applied `copies` times):",
               header, "-" * len(header)]
     for r in applications:
-        lines.append(f"{r['M']}x{r['N']} p={r['p']:g}".rjust(16) + f" {r['trigger']:>10} {r['copies']:>6} "
+        lines.append(size(r) + f" {r['trigger']:>7} {r['copies']:>6} "
                      f"{r['loop_without_s']:9.4f} {r['loop_with_s']:8.4f} {r['per_application_s']:8.5f} "
                      f"{r['floor_s']:8.5f} {r['vs_floor']:7.2f}")
     text = "\n".join(lines)

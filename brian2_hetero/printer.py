@@ -209,7 +209,8 @@ class _C(_Printer):
             r = f"_r{c_name(st.name)}"
             if st.reduction in ("sum", "count"):
                 before.append(f"double {r}[{LANES}] = {{{', '.join(['0.0'] * LANES)}}};")
-                body += self.when(cond, [f"{r}[_k % {LANES}] += {value};"])
+                # (_lane is _k % LANES; see function.cpp.jinja)
+                body += self.when(cond, [f"{r}[_lane] += {value};"])
                 after.append(self.assign(c_name(st.name), pairwise([f"{r}[{k}]" for k in range(LANES)])))
             elif st.reduction in ("max", "min"):
                 before.append(f"double {r} = {'-' if st.reduction == 'max' else ''}INFINITY;")
@@ -231,7 +232,8 @@ class _C(_Printer):
             body.append(f"_ptr_{x}[_sk] = {c_name(x + '_sib')};")
         for x in sorted(code.trigger & set(code.sibling_writes(block))):
             after.append(self.assign(c_name(x), f"_ptr_{x}[_s]"))
-        return dict(kind="pass", before=before, body=body, after=after)
+        lanes = LANES if any(st.reduction in ("sum", "count") for st in block.statements) else 0
+        return dict(kind="pass", before=before, body=body, after=after, lanes=lanes)
 
 
 def pairwise(terms):

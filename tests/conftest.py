@@ -1,3 +1,4 @@
+import os
 import tempfile
 
 import numpy as np
@@ -9,14 +10,32 @@ TARGETS = ["numpy", "cython", "cpp_standalone"]
 # The order of the test files, so that the test workers end together:
 # pytest-xdist (--dist loadfile --no-loadscope-reorder) gives each of two
 # workers one file, then one more, then the rest to whichever is free. The
-# files with the most Cython builds start first, one on each worker.
-FIRST = ["test_fuzz.py", "test_rule.py", "test_benchmark.py", "test_semantics.py", "test_outgoing.py",
-         "test_language.py", "test_library.py", "test_triggers.py"]
+# files that take longest start first (measured with --durations=0).
+FIRST = ["test_errors.py", "test_outgoing.py", "test_rule.py", "test_semantics.py", "test_benchmark.py",
+         "test_library.py", "test_fuzz.py", "test_triggers.py", "test_codegen.py", "test_language.py"]
 
 
 def pytest_collection_modifyitems(items):
     rank = {name: k for k, name in enumerate(FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+# Cython builds are most of a test run's time (a module takes about 5 s with
+# Brian's flags, -O3, and half that at -O0). The tests of the files below
+# compile with Brian's own flags, what a user gets: the semantics of the
+# rule language, the differential fuzzer, the code generation itself. The
+# other files, whose cases repeat the same templates with other rules and
+# connectivity, compile at -O0, in a cache of their own (Brian's cache key
+# ignores the flags). The rule's own function fixes its floating-point
+# behaviour with its own pragmas at every level, and cpp_standalone builds
+# the same function with Brian's flags in every file.
+BRIAN_FLAGS = {"test_semantics.py", "test_fuzz.py", "test_codegen.py", "test_benchmark.py"}
+_compiling = {"brian_flags": True}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _compiling["brian_flags"] = item.path.name in BRIAN_FLAGS
 
 
 class Target:
@@ -33,6 +52,10 @@ class Target:
             set_device("cpp_standalone", directory=self.directory, **kwds)
         else:
             prefs.codegen.target = self.name
+            if self.name == "cython" and not _compiling["brian_flags"]:
+                flags = prefs.codegen.cpp.extra_compile_args_gcc
+                prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0"]
+                prefs.codegen.runtime.cython.cache_dir = os.path.expanduser("~/.cython/brian_extensions_tests_O0")
 
     def reset(self):
         reinit_devices()

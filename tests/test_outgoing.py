@@ -5,7 +5,7 @@ language."""
 
 import numpy as np
 import pytest
-from brian2 import Network, NeuronGroup, Synapses, defaultclock, ms
+from brian2 import Network, NeuronGroup, Synapses, defaultclock, device, ms
 
 from brian2_hetero import (
     HeteroRule,
@@ -16,7 +16,7 @@ from brian2_hetero import (
     redistribution,
 )
 import reference as plain
-from conftest import TARGETS, refusal, root_cause, run_each, target_scope
+from conftest import TARGETS, Target, refusal, root_cause, run_each, target_scope
 
 TOLERANCE = 1e-12
 N_STEPS = 12
@@ -158,15 +158,19 @@ def _neurons(pre, post, source_offset, target_offset, recurrent):
     )
 
 
-def reference(key, over=None):
+def reference(key, over=None, w=None, spent=None, apply=None):
     """Final weights, the sources' spent and the targets' v (the sum of the
-    values returned onto each); ``over`` replaces the case's side."""
-    _, kind, trigger, apply, case_over = CASES[key]
+    values returned onto each); ``over`` replaces the case's side, ``w`` and
+    ``spent`` the initial values, ``apply`` the rule."""
+    _, kind, trigger, case_apply, case_over = CASES[key]
     over = over or case_over
+    apply = apply or case_apply
     pre, post, so, to = _pairs(kind)
     recurrent = kind == "recurrent"
     nrn = _neurons(pre, post, so, to, recurrent)
-    w = list(_initial(pre, post))
+    if spent is not None:
+        nrn["spent"] = list(spent)
+    w = list(_initial(pre, post) if w is None else w)
     v = [0.0] * (N_SOURCES if recurrent else N_TARGETS)
     ends = nrn["pre"] if over == "pre" else nrn["post"]
 
@@ -264,6 +268,71 @@ def test_outgoing_normalisation_conserves_each_sources_total():
 
 
 # Refusals ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("target_name", ["numpy", "cython"])
+def test_store_and_restore_include_the_source_neurons_and_parameters(target_name):
+    """``store()`` / ``restore()`` of a network with a rule over='pre' that
+    writes a variable of the source neurons: the second run, after the
+    weights, the sources' variable and the rule's parameter were changed and
+    restored, gives the reference's numbers again."""
+    key = "user_recurrent"
+    t = target_scope(target_name)
+    t.activate()
+    try:
+        defaultclock.dt = 0.1 * ms
+        objects = _network(key, "")  # Cython: the names of simulate()'s network, its cached code
+        Q, S = objects[0], objects[-1]
+        rule = S.namespace["out_rule"]
+        net = Network(*objects, rule)
+        net.store()
+        net.run(N_STEPS * defaultclock.dt)
+        w_ref, spent_ref, _ = reference(key)
+        np.testing.assert_allclose(S.w[:], w_ref, rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(Q.spent[:], spent_ref, rtol=0, atol=TOLERANCE)
+        rule.beta = 0.9
+        S.w = 5.0
+        Q.spent = 3.0
+        net.restore()
+        assert rule.beta[:] == 0.3
+        np.testing.assert_array_equal(Q.spent[:], 0.0)
+        net.run(N_STEPS * defaultclock.dt)
+        np.testing.assert_allclose(S.w[:], w_ref, rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(Q.spent[:], spent_ref, rtol=0, atol=TOLERANCE)
+    finally:
+        t.reset()
+
+
+def test_standalone_run_args_over_pre(tmp_path):
+    """cpp_standalone reruns of one build with new weights, a new variable
+    of the source neurons and a new parameter (``run_args``), each against
+    the reference; a bad value is refused before the program runs."""
+    key = "user_recurrent"
+    t = Target("cpp_standalone", str(tmp_path))
+    t.activate(build_on_run=False)
+    try:
+        defaultclock.dt = 0.1 * ms
+        objects = _network(key, "")
+        Q, S = objects[0], objects[-1]
+        rule = S.namespace["out_rule"]
+        Network(*objects).run(N_STEPS * defaultclock.dt)
+        device.build(directory=str(tmp_path), run=False)
+        device.run()
+        w_ref, spent_ref, _ = reference(key)
+        np.testing.assert_allclose(S.w[:], w_ref, rtol=0, atol=TOLERANCE)
+        n = len(w_ref)
+        w0, spent0 = 0.2 + 0.05 * np.arange(n), np.linspace(1.0, 2.0, N_SOURCES)
+        device.run(run_args={S.w: w0, Q.spent: spent0, rule.beta: 0.6})
+        w_ref, spent_ref, _ = reference(key, w=w0, spent=spent0,
+                                        apply=lambda *a: ref_user_pre(*a, beta=0.6))
+        np.testing.assert_allclose(S.w[:], w_ref, rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(Q.spent[:], spent_ref, rtol=0, atol=TOLERANCE)
+        with pytest.raises(TypeError) as info:
+            device.run(run_args={rule.beta: "0.5"})
+        assert "run_args: out_rule.beta must be given numbers, got '0.5'" in str(info.value)
+        np.testing.assert_allclose(S.w[:], w_ref, rtol=0, atol=TOLERANCE)
+    finally:
+        t.reset()
+
 
 @pytest.mark.parametrize("code, over, text", [
     ("w_sib *= i_sib", "pre", "'i_sib' is the same for every sibling of a rule over='pre'"),

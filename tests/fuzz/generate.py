@@ -38,7 +38,9 @@ Two choices keep the comparison meaningful:
 
 A share of the rules (``over='pre'``) act on the synapses leaving a neuron:
 such a rule is written as one over the target neuron and then mirrored
-(`mirror`), which keeps it inside the grammar.
+(`mirror`), which keeps it inside the grammar. A share of the rules called in
+``on_pre`` read the other neuron of the spiking synapse (``u_pre`` over
+'post', ``u_post`` once mirrored) where they would read a literal.
 
 Run ``python -m tests.fuzz.generate --rules 1000 --seed 1`` (from the
 repository's root) to print a few rules and the share the language refuses.
@@ -49,7 +51,8 @@ import ast
 import random
 import re
 
-__all__ = ["N_INPUTS", "N_STEPS", "generate_case", "generate_spikes", "refusal", "acts_on", "mirror"]
+__all__ = ["N_INPUTS", "N_STEPS", "generate_case", "generate_spikes", "refusal", "acts_on", "mirror",
+           "reads_other"]
 
 #: Inputs shared by the rules of a batch (a rule's synapses come from up to 6 of them).
 N_INPUTS = 8
@@ -118,9 +121,16 @@ class _RuleWriter:
     """Writes one rule statement by statement, keeping the language's state
     of passes (see the module's docstring)."""
 
-    def __init__(self, rng, on_pre):
+    def __init__(self, rng, on_pre, other=None):
         self.rng = rng
         self.on_pre = on_pre  # may use i, w and c
+        # ``other`` (a Random of its own, so that the rest of the rule is
+        # drawn as without it): the share of literals that become ``u_pre``,
+        # the other neuron of the spiking synapse (on_pre rules only)
+        self.other_rng = other
+        self.other_share = 0.0
+        if on_pre and other is not None and other.random() < 0.6:
+            self.other_share = other.choice((0.3, 0.5, 0.8))
         self.style = "discrete" if rng.random() < 0.7 else "smooth"
         self.nan = rng.random() < 0.15  # may use operations that give NaN
         self.cheat = rng.random() < 0.03  # reads sibling values of earlier passes
@@ -169,7 +179,10 @@ class _RuleWriter:
             "j": 0.4, "constant": 0.2,
         })
         if which == "literal":
-            return self.rng.choice(LITERALS)
+            literal = self.rng.choice(LITERALS)
+            if self.other_share and self.other_rng.random() < self.other_share:
+                return "u_pre"
+            return literal
         if which == "parameter":
             return self.parameter()
         if which == "local":
@@ -477,14 +490,26 @@ def _initial(rng, n, nonnegative=False):
     return values
 
 
-_MIRRORED = {"i_sib": "j_sib", "i": "j", "j": "i", "u_post": "u_pre"}
+_MIRRORED = {"i_sib": "j_sib", "i": "j", "j": "i", "u_post": "u_pre", "u_pre": "u_post"}
 
 
 def mirror(text):
     """A rule's text over the target neuron as the same rule over the source
-    neuron: ``i_sib``, ``i``, ``j`` and ``u_post`` become ``j_sib``, ``j``,
-    ``i`` and ``u_pre``."""
-    return re.sub(r"\b(i_sib|i|j|u_post)\b", lambda m: _MIRRORED[m.group(1)], text)
+    neuron: ``i_sib``, ``i``, ``j``, ``u_post`` and ``u_pre`` become
+    ``j_sib``, ``j``, ``i``, ``u_pre`` and ``u_post``."""
+    return re.sub(r"\b(i_sib|i|j|u_post|u_pre)\b", lambda m: _MIRRORED[m.group(1)], text)
+
+
+def reads_other(code, parameters=(), returns="w", over="post"):
+    """The other neuron's variables a rule reads (``x_pre`` over 'post',
+    ``x_post`` over 'pre'), as the language sees them; [] if it refuses the
+    rule."""
+    from brian2_hetero.language import RuleCode
+
+    try:
+        return sorted(RuleCode(code, list(parameters), returns, "fuzz", over).other)
+    except Exception:  # noqa: BLE001 - refused: it will be refused when run too
+        return []
 
 
 def acts_on(code, parameters=(), returns="w", over="post"):
@@ -524,8 +549,9 @@ def generate_case(seed, index, shared=1):
         ``code``, ``parameters`` (name -> float), ``returns``, ``trigger``
         ({'on': 'pre'}, {'on': 'post_spike', 'when': slot or None} or
         {'every': steps}), ``nonnegative``, ``style``, ``over`` ('post', or
-        'pre': the rule and a 'pre_spike' trigger mirrored, and ``u_pre``,
-        the initial ``u`` of each input); the network:
+        'pre': the rule and a 'pre_spike' trigger mirrored), ``u_pre`` (the
+        initial ``u`` of each input, for a rule over 'pre' or one that reads
+        ``u_pre``); the network:
         ``n_pre`` inputs from ``source_offset`` on, onto ``n_post`` neurons
         from ``target_offset`` on of a group of ``n_neurons``, ``connect``
         ('source_order': ``connect()``, 'target_order':
@@ -539,7 +565,7 @@ def generate_case(seed, index, shared=1):
     trigger = {"on": "pre"} if r < 0.76 else (
         {"on": "post_spike", "when": rng.choice((None, None, "end", "after_thresholds"))}
         if r < 0.88 else {"every": rng.choice((1, 2, 3, 5, 7))})
-    writer = _RuleWriter(rng, on_pre=trigger.get("on") == "pre")
+    writer = _RuleWriter(rng, on_pre=trigger.get("on") == "pre", other=random.Random(f"{seed}:other:{index}"))
     code, parameters = writer.rule()
     returns = "w"
     if writer.on_pre and rng.random() < 0.3:
@@ -592,7 +618,7 @@ def generate_case(seed, index, shared=1):
     if trigger.get("on") not in ("post_spike", "pre_spike") and rng.random() < 0.5:
         case["v"] = _initial(rng, n_neurons)
     case["over"] = over
-    if over == "pre":
+    if over == "pre" or "u_pre" in code or "u_pre" in returns:
         case["u_pre"] = _initial(side, N_INPUTS, "u" in nonnegative)
     return case
 

@@ -68,7 +68,7 @@ except ImportError:  # run as a module: conftest.py is in tests/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from conftest import Target, spike_inputs
 
-from .generate import N_INPUTS, N_STEPS, acts_on, generate_case, generate_spikes
+from .generate import N_INPUTS, N_STEPS, acts_on, generate_case, generate_spikes, reads_other
 
 __all__ = ["run_batch", "compare", "run_cases", "replay", "main", "FINDINGS"]
 
@@ -203,9 +203,12 @@ def _groups(case, S, G, P):
 
 
 def _set(case, S, G, P, suffix):
-    for x, group in _groups(case, S, G, P):
-        values = case["u_pre"] if group is P else case[x]
-        setattr(group, x + suffix, np.array(values))
+    """The initial values; ``u`` on both sides where the rule may read the
+    other side's."""
+    for x, group in (("w", S), ("c", S), ("v", G), ("u", G)):
+        setattr(group, x + suffix, np.array(case[x]))
+    if "u_pre" in case:
+        setattr(P, "u" + suffix, np.array(case["u_pre"]))
 
 
 def _build(cases, spikes, slots, outcomes):
@@ -227,7 +230,7 @@ def _build(cases, spikes, slots, outcomes):
     # A SpikeGeneratorGroup has no subgroups: it drives a group of inputs
     # (one time step later), whose subgroups are the rules' sources.
     generator = spike_inputs(N_INPUTS, _spike_arrays(spikes), "fz_generator")
-    pre_slots = [slots[case["index"]] for case in cases if case.get("over") == "pre"]
+    pre_slots = [slots[case["index"]] for case in cases if "u_pre" in case]
     P = NeuronGroup(N_INPUTS, "\n".join(["x : 1"] + [f"u{s} : 1" for s in pre_slots]),
                     threshold="x > 0.5", reset="x = 0", name="fz_inputs", namespace={})
     relay = Synapses(generator, P, on_pre="x_post = 1", name="fz_relay", namespace={})
@@ -240,9 +243,11 @@ def _build(cases, spikes, slots, outcomes):
         rules = {}
         for case in group:
             s = slots[case["index"]]
-            synaptic, neuronal = acts_on(case["code"], case["parameters"], case["returns"],
-                                         case.get("over", "post"))
-            rule = _create(case, f"fz{s}", {x: f"{x}{s}" for x in synaptic + neuronal}, outcomes)
+            over = case.get("over", "post")
+            synaptic, neuronal = acts_on(case["code"], case["parameters"], case["returns"], over)
+            other = reads_other(case["code"], case["parameters"], case["returns"], over)
+            rule = _create(case, f"fz{s}", {x: f"{x}{s}" for x in set(synaptic + neuronal + other)},
+                           outcomes)
             if rule is not None:
                 rules[s] = (rule, case)
         if not rules:
