@@ -267,7 +267,7 @@ def test_outgoing_normalisation_conserves_each_sources_total():
     assert np.all(np.abs(totals - 2.0) < 0.5 * np.abs(start - 2.0))
 
 
-# Refusals ---------------------------------------------------------------------
+# store()/restore() and run_args -------------------------------------------
 
 @pytest.mark.parametrize("target_name", ["numpy", "cython"])
 def test_store_and_restore_include_the_source_neurons_and_parameters(target_name):
@@ -333,6 +333,8 @@ def test_standalone_run_args_over_pre(tmp_path):
     finally:
         t.reset()
 
+
+# Refusals ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("code, over, text", [
     ("w_sib *= i_sib", "pre", "'i_sib' is the same for every sibling of a rule over='pre'"),
