@@ -3,8 +3,10 @@ Everything brian2_hetero needs from Brian beyond its public surface, in one
 place: each function says which Brian internal it relies on and why.
 
 Each adjustment is narrow: it changes nothing for code that does not call a
-rule, except the loop-counter fix below, which repairs Brian's own Cython
-template for every `Synapses` whose code reads ``i``.
+rule, except two repairs of Brian for every model: the loop-counter fix
+of Brian's Cython template for every `Synapses` whose code reads ``i``, and
+the standalone assignments that Brian turns into programs which read past
+an array or do not compile (`_check_standalone_assignments`).
 """
 
 import logging
@@ -22,6 +24,8 @@ from brian2.codegen.permutation_analysis import (
 )
 from brian2.codegen.runtime.cython_rt import CythonCodeObject
 from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
+from brian2.core.variables import DynamicArrayVariable
+from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.codegen.templates import LazyTemplateLoader
 from brian2.core.network import Network
 from brian2.groups.group import CodeRunner
@@ -242,6 +246,27 @@ class RuleRunner(CodeRunner):
             CodeRunner.run(self)
 
 
+def _with_template(templater, name, source, env_globals=None):
+    """
+    A copy of Brian's `Templater` ``templater`` whose template ``name`` (with
+    its extension) is ``source``, the others unchanged, with
+    ``env_globals`` added to what its templates see. Brian's `Templater`
+    keeps a jinja2 environment (``env``) and a ``LazyTemplateLoader`` of it
+    (``templates``), the same in brian2 2.6 to 2.11.
+    """
+    # Templater answers unknown attributes with templates, so copy.copy
+    # cannot be used.
+    fixed = object.__new__(type(templater))
+    fixed.__dict__.update(templater.__dict__)
+    fixed.env = templater.env.overlay(
+        loader=jinja2.ChoiceLoader([jinja2.DictLoader({name: source}), templater.env.loader])
+    )
+    # (an overlay shares its globals with the original environment)
+    fixed.env.globals = {**templater.env.globals, **(env_globals or {})}
+    fixed.templates = LazyTemplateLoader(fixed.env, templater.extension)
+    return fixed
+
+
 def _fix_cython_loop_counter():
     """
     Some Brian versions (2.10, 2.11) count spikes in the Cython ``synapses``
@@ -270,23 +295,115 @@ def _fix_cython_loop_counter():
     fixed = "".join(lines)
     if declaration.search(fixed) or _LOOP_COUNTER not in fixed:
         return "unfixable"
-    # Templater answers unknown attributes with templates, so copy.copy
-    # cannot be used.
-    fixed_templater = object.__new__(type(templater))
-    fixed_templater.__dict__.update(templater.__dict__)
-    fixed_templater.env = templater.env.overlay(
-        loader=jinja2.ChoiceLoader(
-            [jinja2.DictLoader({name: fixed}), templater.env.loader]
-        )
-    )
-    fixed_templater.templates = LazyTemplateLoader(
-        fixed_templater.env, templater.extension
-    )
-    CythonCodeObject.templater = fixed_templater
+    CythonCodeObject.templater = _with_template(templater, name, fixed)
     logger.debug(
         "Renamed the spike loop counter 'i' of Brian's Cython synapses template."
     )
     return "fixed"
+
+
+#: The condition of Brian's standalone ``synapses`` template that chooses
+#: between its two loops over the spiking synapses; see `_serial_rule_code`.
+_NON_SYNAPTIC = "{% if _non_synaptic %}"
+
+
+def _serial_rule_code():
+    """
+    With OpenMP, Brian's standalone ``synapses`` template (brian2 2.6 to
+    2.11) runs the code of a pathway in one of two loops over the spiking
+    synapses: in an ``omp master`` section, in delivery order, if the code
+    uses a variable not indexed by the synapse (``_non_synaptic``: its
+    ``variable_indices`` other than ``'_idx'`` and ``'0'``), or else split
+    among the threads (``omp for``). A rule reads and writes the siblings of
+    the spiking synapse and its neuron's variables, but Brian sees only a
+    function: ``w = rule(i, j)`` alone would run in parallel, coincident
+    spikes onto one neuron concurrently and in any order. Make the template
+    take the ordered loop for code that calls a rule, whatever else the code
+    contains. (Brian's spike queues of such a pathway, one per thread, are
+    rearranged in C++ so that spikes arrive in the order of one thread:
+    see ``templates/cpp/one_queue.cpp.jinja``, which relies on Brian's
+    ``SynapticPathway`` and ``CSpikeQueue``, the same in brian2 2.6 to
+    2.11.)
+
+    Returns
+    -------
+    state : str
+        ``'fixed'`` or ``'unfixable'`` (the template does not have the
+        condition: rules are then refused with OpenMP).
+    """
+    templater = CPPStandaloneCodeObject.templater
+    name = "synapses" + templater.extension
+    source = templater.env.loader.get_source(templater.env, name)[0]
+    if source.count(_NON_SYNAPTIC) != 1 or "openmp_pragma('master')" not in source:
+        return "unfixable"
+    fixed = source.replace(_NON_SYNAPTIC, "{% if _non_synaptic or _hetero_calls_rule(variables) %}")
+    CPPStandaloneCodeObject.templater = _with_template(
+        templater, name, fixed,
+        {"_hetero_calls_rule": lambda variables: any(_is_rule(v) for v in variables.values())},
+    )
+    logger.debug("Code calling a rule takes the ordered loop of Brian's standalone synapses template.")
+    return "fixed"
+
+
+def _check_standalone_assignments():
+    """
+    Two ways of setting a variable in standalone that Brian turns into
+    broken programs (``CPPStandaloneDevice.fill_with_array(var, arr)`` and
+    ``variableview_set_with_index_array(view, item, value, check_units)``,
+    brian2 2.6 to 2.11, queue what main() does in ``main_queue``):
+
+    - an array for all synapses (``S.w[:] = values``, ``S.w = values``) is
+      copied by a loop over the synapses that the program has, reading past
+      the values when there are fewer of them, and ignoring the extra ones;
+      the program now checks the number first, and stops with a message
+      that names the variable;
+    - a single NaN (``S.w[3] = nan``, ``G.v = nan``) is written into the
+      program as ``nan``, which does not compile; it is written as ``NAN``,
+      so that the value is set as on the runtime targets (a rule then
+      refuses it before the run, naming the variable and the synapse).
+    """
+    original_fill = CPPStandaloneDevice.fill_with_array
+    original_set = CPPStandaloneDevice.variableview_set_with_index_array
+    if getattr(original_fill, "_brian2_hetero", False):
+        return
+
+    def nan_written_as_code(device, start):
+        for k in range(start, len(device.main_queue)):
+            func, args = device.main_queue[k]
+            if func == "set_by_single_value" and args[2] == "nan":
+                device.main_queue[k] = (func, (args[0], args[1], "NAN"))
+            elif func == "set_by_constant" and np.isnan(args[1]):
+                size = f"{args[0]}.size()" if args[2] else f"_num_{args[0]}"
+                device.main_queue[k] = ("insert_code", f"for (size_t _k = 0; _k < (size_t){size}; _k++) {args[0]}[_k] = NAN;")
+
+    def fill_with_array(self, var, arr):
+        start = len(self.main_queue)
+        size = np.asarray(arr).size
+        if size > 1 and isinstance(var, DynamicArrayVariable) and isinstance(var.owner, Synapses):
+            array = self.get_array_name(var, access_data=False)
+            ran = any(func == "run_network" for func, _ in self.main_queue)
+            self.main_queue.append(("insert_code", (
+                f"if ({array}.size() != {size})\n"
+                "{\n"
+                f'    std::cerr << "brian2_hetero: {var.owner.name}.{var.name} was given {size} values, but '
+                f"Synapses '{var.owner.name}' has \" << {array}.size() << \" synapses (one value per synapse, "
+                f'in synapse order). {"The program stopped before its next run." if ran else "Nothing was run."}'
+                '" << std::endl;\n'
+                "    std::exit(1);\n"
+                "}"
+            )))
+        original_fill(self, var, arr)
+        nan_written_as_code(self, start)
+
+    def variableview_set_with_index_array(self, variableview, item, value, check_units):
+        start = len(self.main_queue)
+        original_set(self, variableview, item, value, check_units)
+        nan_written_as_code(self, start)
+
+    fill_with_array._brian2_hetero = True
+    variableview_set_with_index_array._brian2_hetero = True
+    CPPStandaloneDevice.fill_with_array = fill_with_array
+    CPPStandaloneDevice.variableview_set_with_index_array = variableview_set_with_index_array
 
 
 def _report_swallowed_compile_errors():
@@ -463,16 +580,30 @@ def _filter_rule_order_warning():
 #: What `install` found for the Cython loop counter of this Brian version.
 cython_loop_counter = None
 
+#: What `install` found for Brian's standalone synapses template
+#: (see `_serial_rule_code`).
+standalone_serial = None
+
+
+def _state(fix, what):
+    """What ``fix()`` found, or 'unfixable' if Brian's layout is unforeseen
+    (reported on use)."""
+    try:
+        return fix()
+    except Exception as exc:
+        logger.debug(f"Cannot check Brian's {what}: {exc}")
+        return "unfixable"
+
 
 def install():
     """Apply the adjustments (once per process)."""
-    global cython_loop_counter
+    global cython_loop_counter, standalone_serial
     if cython_loop_counter is None:
-        try:
-            cython_loop_counter = _fix_cython_loop_counter()
-        except Exception as exc:  # an unforeseen Brian layout: report on use
-            logger.debug(f"Cannot check Brian's Cython synapses template: {exc}")
-            cython_loop_counter = "unfixable"
+        cython_loop_counter = _state(_fix_cython_loop_counter, "Cython synapses template")
+    if standalone_serial is None:
+        # (unfixable: rules refuse OpenMP)
+        standalone_serial = _state(_serial_rule_code, "standalone synapses template")
+    _check_standalone_assignments()
     _report_swallowed_compile_errors()
     _filter_rule_order_warning()
     _run_after_run_hooks()

@@ -13,6 +13,7 @@ index's construction into the project (``before_run.cpp.jinja``).
 import functools
 
 import numpy as np
+from brian2.codegen.generators.cpp_generator import c_data_type
 from brian2.core.preferences import prefs
 from brian2.devices.device import get_device
 
@@ -213,11 +214,12 @@ def cpp_code(rule, owner, caller=None, mode="synapse", fname=None):
     caller = _checked_caller(rule, caller)
     fname = fname or rule._c_name
     threads = prefs["devices.cpp_standalone.openmp_threads"]
-    if threads:
+    if threads and brian_compat.standalone_serial != "fixed":
         raise NotImplementedError(
             f"Rule '{rule.name}' cannot run with OpenMP "
-            f"(prefs.devices.cpp_standalone.openmp_threads = {threads}): spikes "
-            "onto one neuron must be applied one after the other. Set "
+            f"(prefs.devices.cpp_standalone.openmp_threads = {threads}) with this "
+            "version of Brian, whose standalone synapses template brian2_hetero "
+            "cannot make run the code calling a rule on one thread. Set "
             "openmp_threads = 0."
         )
     device = get_device()
@@ -258,10 +260,15 @@ def cpp_code(rule, owner, caller=None, mode="synapse", fname=None):
         "cpp", "before_run",
         params=[(spec.name, params[spec.name], _cpp_condition(spec), spec.admissible())
                 for spec, _ in rule.parameter_specs],
-        synaptic=checked_synaptic, neuronal=checked_neuronal, **names,
+        synaptic=checked_synaptic, neuronal=checked_neuronal,
+        run_args=[(f"{var.owner.name}.{var.name}", name(var)) for _, var in caller.synaptic.values()],
+        **names,
     )
     after = render("cpp", "after_run", synaptic=checked_synaptic, neuronal=checked_neuronal, **names)
-    for slot, code in (("before_network_run", before), ("after_network_run", after)):
+    inserted = [("before_network_run", before), ("after_network_run", after)]
+    if threads and mode == "synapse":
+        inserted.append(("before_network_run", _one_queue(device)))
+    for slot, code in inserted:
         if code not in device.code_lines[slot]:
             device.insert_code(slot, code)
     # run_args must be applied before the checks above, not after them
@@ -279,4 +286,18 @@ def cpp_code(rule, owner, caller=None, mode="synapse", fname=None):
     arrays.update({key: f"brian::{names[key]}.data()" for key in _INDEX_ARRAYS})
     values = _values(caller, mode, arrays, {n: f"brian::{array}[0]" for n, array in params.items()},
                      [str(v) for v in _sizes(caller)])
-    return render("cpp", "rule", fname=fname, rule=rule.name, function=function, values=values, mode=mode)
+    return render("cpp", "rule", fname=fname, rule=rule.name, function=function, values=values, mode=mode,
+                  threads=threads)
+
+
+def _one_queue(device):
+    """The code giving all synapses of the pathway whose code is being
+    generated to one spike queue (see one_queue.cpp.jinja), the same for
+    every rule the code calls."""
+    pathway = brian_compat.calling_code_object().template_kwds["pathway"]
+    delays = pathway.variables["delay"]
+    return render(
+        "cpp", "one_queue", pathway=pathway.name,
+        delays=device.get_array_name(delays, access_data=False), scalar=c_data_type(delays.dtype),
+        dt=f"brian::{device.get_array_name(pathway.variables['_source_dt'])}[0]",
+    )

@@ -15,6 +15,7 @@ TEMPLATE_FILES = {
     ("cpp", "function"): "cpp/function.cpp.jinja",
     ("cpp", "before_run"): "cpp/before_run.cpp.jinja",
     ("cpp", "after_run"): "cpp/after_run.cpp.jinja",
+    ("cpp", "one_queue"): "cpp/one_queue.cpp.jinja",
 }
 
 def _load(name):
@@ -46,11 +47,12 @@ def render(target, role, **context):
     ----------
     target : {'numpy', 'cython', 'cpp'}
         The code generation target.
-    role : {'rule', 'function', 'before_run', 'after_run'}
+    role : {'rule', 'function', 'before_run', 'after_run', 'one_queue'}
         What the code is for: the implementation of a rule's function, or
-        (``'cpp'`` only) the C function that Cython and cpp_standalone share
-        and the checks and sibling index that a standalone project runs
-        before and after each network run.
+        (``'cpp'`` only) the C function that Cython and cpp_standalone share,
+        the checks and sibling index that a standalone project runs
+        before and after each network run, and the spike queue of a pathway
+        that calls a rule with OpenMP.
     **context
         The values the template expects (listed at the top of each template).
 

@@ -7,7 +7,7 @@ import weakref
 
 import numpy as np
 from brian2.core.functions import Function
-from brian2.core.variables import Variables
+from brian2.core.variables import DynamicArrayVariable, Variables
 from brian2.devices.device import RuntimeDevice, get_device
 from brian2.groups.group import Group
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, Unit, get_dimensions, get_unit
@@ -292,8 +292,9 @@ class HeteroRule(Function, Group):
             for caller in self._callers.values():
                 for name, group, own, nonnegative in caller.all_variables():
                     if var is own:
+                        size = None if isinstance(own, DynamicArrayVariable) else own.size
                         validation.check_run_arg(f"{group.name}.{name}", value, var.dim,
-                                                 nonnegative=nonnegative)
+                                                 nonnegative=nonnegative, size=size)
 
     def apply_to(self, synapses, on=None, every=None, when=None, order=0, name=None):
         """

@@ -291,7 +291,7 @@ class Caller:
         event_driven = getattr(synapses, "event_driven", None)
         for x in sorted(code.synaptic):
             name = renamed.get(x, x)
-            if event_driven is not None and name in event_driven.names:
+            if event_driven is not None and name in event_driven.eq_names:
                 raise TypeError(
                     f"Rule '{rule.name}' acts on '{name}' of Synapses '{synapses.name}', "
                     "which is (event-driven): Brian updates it in the on_pre and on_post "
@@ -564,14 +564,21 @@ def check_values(rule, caller):
         )
 
 
-def check_run_arg(name, values, dim, parameter=None, nonnegative=True):
+def check_run_arg(name, values, dim, parameter=None, nonnegative=True, size=None):
     """
     Check values given as ``run_args`` for the variable ``name`` (of
     dimensions ``dim``): admissible values of ``parameter`` if given, else
-    finite (and non-negative) ones.
+    finite (and non-negative) ones; one value or ``size`` values if ``size``
+    is given (the program checks the number of values of a synaptic
+    variable, see before_run.cpp.jinja).
     """
     if isinstance(values, (str, bool, np.bool_)) or np.iscomplexobj(values) or np.asarray(values).dtype.kind not in "iuf":
         raise TypeError(f"run_args: {name} must be given numbers, got {values!r}. Nothing was run.")
+    if size is not None and np.size(values) not in (1, size):
+        raise ValueError(
+            f"run_args: {name} must be given one value or {size} (one per neuron), got "
+            f"{np.size(values)} values. Nothing was run."
+        )
     fail_for_dimension_mismatch(values, dim, f"run_args: {name} must " + (
         f"have units of {unit_name(dim)}" if dim is not DIMENSIONLESS else "be dimensionless"))
     values = np.atleast_1d(np.asarray(values, dtype=np.float64))

@@ -12,7 +12,8 @@ TARGETS = ["numpy", "cython", "cpp_standalone"]
 # workers one file, then one more, then the rest to whichever is free. The
 # files that take longest start first (measured with --durations=0).
 FIRST = ["test_errors.py", "test_outgoing.py", "test_rule.py", "test_semantics.py", "test_benchmark.py",
-         "test_library.py", "test_fuzz.py", "test_triggers.py", "test_codegen.py", "test_language.py"]
+         "test_library.py", "test_fuzz.py", "test_openmp.py", "test_triggers.py", "test_codegen.py",
+         "test_language.py"]
 
 
 def pytest_collection_modifyitems(items):
@@ -20,15 +21,15 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
-# Cython builds are most of a test run's time (a module takes about 5 s with
-# Brian's flags, -O3, and half that at -O0). The tests of the files below
-# compile with Brian's own flags, what a user gets: the semantics of the
-# rule language, the differential fuzzer, the code generation itself. The
-# other files, whose cases repeat the same templates with other rules and
-# connectivity, compile at -O0, in a cache of their own (Brian's cache key
-# ignores the flags). The rule's own function fixes its floating-point
-# behaviour with its own pragmas at every level, and cpp_standalone builds
-# the same function with Brian's flags in every file.
+# Builds are most of a test run's time (a Cython module takes about 5 s with
+# Brian's flags, -O3, and half that at -O0; a standalone project's main.cpp
+# and objects.cpp take seconds each). The tests of the files below compile
+# with Brian's own flags, what a user gets: the semantics of the rule
+# language, the differential fuzzer, the code generation itself. The other
+# files, whose cases repeat the same templates with other rules and
+# connectivity, compile at -O0, Cython's modules in a cache of their own
+# (Brian's cache key ignores the flags). The rule's own function fixes its
+# floating-point behaviour with its own pragmas at every level.
 BRIAN_FLAGS = {"test_semantics.py", "test_fuzz.py", "test_codegen.py", "test_benchmark.py"}
 _compiling = {"brian_flags": True}
 
@@ -41,20 +42,23 @@ def pytest_runtest_setup(item):
 class Target:
     """Selects a Brian target for one simulation and restores Brian after it."""
 
-    def __init__(self, name, directory):
+    def __init__(self, name, directory, threads=0):
         self.name = name
         self.directory = directory
         self.standalone = name == "cpp_standalone"
+        self.threads = threads
 
     def activate(self, **kwds):
         prefs._backup()
+        if not _compiling["brian_flags"]:
+            flags = prefs.codegen.cpp.extra_compile_args_gcc
+            prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0"]
         if self.standalone:
             set_device("cpp_standalone", directory=self.directory, **kwds)
+            prefs.devices.cpp_standalone.openmp_threads = self.threads
         else:
             prefs.codegen.target = self.name
             if self.name == "cython" and not _compiling["brian_flags"]:
-                flags = prefs.codegen.cpp.extra_compile_args_gcc
-                prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0"]
                 prefs.codegen.runtime.cython.cache_dir = os.path.expanduser("~/.cython/brian_extensions_tests_O0")
 
     def reset(self):

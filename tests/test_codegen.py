@@ -119,7 +119,7 @@ def test_new_parameters_between_runs(target):
     assert np.abs(W_unchanged.flatten() - pathway.w).max() > 1e-3
 
 
-def test_standalone_reruns_with_new_values_without_recompiling(tmp_path):
+def test_standalone_reruns_with_new_values_without_recompiling(tmp_path, capfd):
     prefs._backup()
     try:
         set_device("cpp_standalone", directory=str(tmp_path), build_on_run=False)
@@ -158,6 +158,15 @@ def test_standalone_reruns_with_new_values_without_recompiling(tmp_path):
             with pytest.raises(error) as info:
                 device.run(run_args=args)
             assert text in str(info.value)
+        # the number of values: of the synapses (known to the program only), of the neurons
+        with pytest.raises(RuntimeError):
+            device.run(run_args={S.w: np.ones(7) * mV})
+        err = capfd.readouterr().err
+        assert ("run_args gives syn.w 7 values, but Synapses 'syn' has 6 synapses" in err
+                and "Nothing was run" in err), err
+        with pytest.raises(ValueError) as info:
+            device.run(run_args={G.pool: np.ones(3) * mV})
+        assert "run_args: targets.pool must be given one value or 2 (one per neuron), got 3 values" in str(info.value)
         # the last good values are still in place
         device.run(run_args={S.w: W.flatten() * mV, G.pool: np.asarray(pool) * mV,
                              getw.W0: W0 * mV, getw.eta: eta})
@@ -309,9 +318,10 @@ def test_wheel_ships_templates_and_renders_them(tmp_path):
         "    'numpy': dict(code=print_rule(rule.rule_code, 'numpy', 'f'), params=['W0', 'eta'],\n"
         "                  lanes=LANES, pairwise='s[:, 0]'),\n"
         "    'function': dict(code=print_rule(rule.rule_code, 'c', 'f'), arguments=arguments),\n"
-        "    'rule': dict(function=function, arguments=arguments, values=['x', 'y', '_s']),\n"
-        "    'before_run': dict(params=[('W0', 'x', 'v > 0', 'positive')]),\n"
+        "    'rule': dict(function=function, arguments=arguments, values=['x', 'y', '_s'], threads=2),\n"
+        "    'before_run': dict(params=[('W0', 'x', 'v > 0', 'positive')], run_args=[('s.w', 'a')]),\n"
         "    'after_run': {},\n"
+        "    'one_queue': dict(pathway='s_pre', delays='z', scalar='double', dt='t'),\n"
         "}\n"
         "for (t, role) in r.TEMPLATE_FILES:\n"
         "    print(len(r.render(t, role, **names, **context['numpy' if t == 'numpy' else role])))\n"

@@ -305,20 +305,9 @@ def test_dimensionless_rule_names_units_in_words(target):
     assert "statement 'd = int(w_sib > w)" in message and "'W0' has unit 1; 'w_sib' has unit V" in message
 
 
-def test_openmp_is_refused(target, capfd):
-    if not target.standalone:
-        print(f"{target.name}: OpenMP is a cpp_standalone preference")
-        pytest.skip("OpenMP is a cpp_standalone preference")
-    prefs.devices.cpp_standalone.openmp_threads = 2
-    net, getw, S, G = network()
-    with pytest.raises(Exception) as info:
-        net.run(5 * ms)
-    cause = root_cause(info.value)
-    assert isinstance(cause, NotImplementedError)
-    assert "openmp_threads = 2" in str(cause)
-
-
 def test_openmp_switched_on_after_run_is_refused_at_build(tmp_path, capfd):
+    # Brian writes its OpenMP code when run() generates the code objects,
+    # and compiles with the preference's value at build time.
     from brian2 import set_device
     from brian2.devices import reinit_devices
 
@@ -331,8 +320,41 @@ def test_openmp_switched_on_after_run_is_refused_at_build(tmp_path, capfd):
         with pytest.raises(RuntimeError):
             device.build(directory=str(tmp_path))
         out = capfd.readouterr()
-        assert "rule 'rule' cannot run with OpenMP" in out.out + out.err
+        assert ("rule 'rule': prefs.devices.cpp_standalone.openmp_threads changed between the first run() "
+                "and device.build(); Brian generated the code for openmp_threads = 0") in out.out + out.err
     finally:
         reinit_devices()
         set_device("runtime")
         prefs._restore()
+
+
+@pytest.mark.parametrize("size", [5, 7])
+def test_an_array_of_the_wrong_length_for_all_synapses_is_named(target, capfd, size):
+    net, getw, S, G = network(w=None)  # six synapses
+    if not target.standalone:
+        with pytest.raises(ValueError):  # Brian's own refusal
+            S.w[:] = np.ones(size)
+        print(f"{target.name}: Brian refuses the array when it is assigned")
+        return
+    # Brian would copy one value per synapse, read past 5 values, ignore a 7th
+    S.w[:] = np.ones(size)
+    with pytest.raises(RuntimeError):
+        net.run(1 * ms)
+    err = capfd.readouterr().err
+    assert f"syn.w was given {size} values, but Synapses 'syn' has 6 synapses" in err and "Nothing was run" in err
+
+
+@pytest.mark.parametrize(
+    "assign, text",
+    [
+        (lambda S, G: S.w.__setitem__(3, np.nan), "w = nan at synapse 3 (i = 1, j = 1)"),
+        (lambda S, G: setattr(S, "w", np.nan), "w = nan at synapse 0 (i = 0, j = 0)"),
+        (lambda S, G: G.pool.__setitem__(1, np.nan), "has pool = nan at neuron 1"),
+        (lambda S, G: setattr(G, "pool", np.nan), "has pool = nan at neuron 0"),
+    ],
+)
+def test_a_single_nan_assigned_is_named(target, capfd, assign, text):
+    # (cpp_standalone used to write it into the program as code that does not compile)
+    net, getw, S, G = network()
+    assign(S, G)
+    refused(target, net, S, G, ValueError, text, capfd, checked_in_run=True)

@@ -268,6 +268,21 @@ def test_an_event_driven_weight_is_named(runtime_target):
     assert list(S.w[:]) == [1.0, 1.0]
 
 
+def test_event_driven_traces_beside_the_weight_are_accepted(runtime_target):
+    # STDP's traces are event-driven; the weight the rule acts on is not
+    rule = normalise_multiplicative(W_total=1.0, name="ed_rule")
+    P = SpikeGeneratorGroup(2, [0], [0] * ms, name="sem_in")
+    G = NeuronGroup(1, "v : 1", name="sem_g")
+    S = Synapses(P, G, "w : 1\ndapre/dt = -apre / (10*ms) : 1 (event-driven)",
+                 on_pre={"pre": "apre += 1", "rule": "v_post += rule(i, j)"},
+                 namespace={"rule": rule}, name="sem_s")
+    S.connect()
+    S.w = [3.0, 1.0]
+    Network(collect()).run(0.2 * ms)
+    np.testing.assert_allclose(np.asarray(S.w[:]), [0.75, 0.25], rtol=0, atol=1e-15)
+    assert S.apre[0] == 1.0
+
+
 def test_a_summed_pool_is_refused(target):
     """Brian overwrites a (summed) variable every time step: a rule writing it would lose its changes."""
     from brian2_hetero import bugmann2012
