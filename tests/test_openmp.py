@@ -88,18 +88,19 @@ RULES = {
     "user": (lambda: HeteroRule(USER_RULE, parameters={"beta": 0.2, "gain": 0.01},
                                 variables={"w": "w_user"}, name="omp_user"), ref_user),
 }
-# the rules applied once per neuron, on sparse connectivity
+# the rules applied once per neuron (named omp_<trigger>_<connectivity>)
 TRIGGERS = {
-    "post_spike": (lambda: normalise_multiplicative(W_total=2.0, eta=0.5, w="w_post_spike", name="omp_post"),
+    "post_spike": (lambda name: normalise_multiplicative(W_total=2.0, eta=0.5, w="w_post_spike", name=name),
                    RULES["mult"][1]),
-    "pre_spike": (lambda: normalise_multiplicative(W_total=2.0, eta=0.5, w="w_pre_spike", over="pre",
-                                                   name="omp_pre"), RULES["mult"][1]),
-    "every": (lambda: HeteroRule(TOWARD_MEAN, parameters={"beta": 0.3}, variables={"w": "w_every"},
-                                 name="omp_every"), ref_toward_mean),
+    "pre_spike": (lambda name: normalise_multiplicative(W_total=2.0, eta=0.5, w="w_pre_spike", over="pre",
+                                                        name=name), RULES["mult"][1]),
+    "every": (lambda name: HeteroRule(TOWARD_MEAN, parameters={"beta": 0.3}, variables={"w": "w_every"},
+                                      name=name), ref_toward_mean),
 }
+KINDS = ("all", "sparse")
 # (connectivity, trigger, rule)
-CASES = [(kind, "on_pre", rule) for kind in ("all", "sparse") for rule in RULES]
-CASES += [("sparse", trigger, trigger) for trigger in TRIGGERS]
+CASES = [(kind, "on_pre", rule) for kind in KINDS for rule in RULES]
+CASES += [(kind, trigger, trigger) for kind in KINDS for trigger in TRIGGERS]
 
 
 def inputs():
@@ -127,7 +128,7 @@ def network():
                             np.concatenate([[s] * len(spikes[s]) for s in steps]) * defaultclock.dt,
                             name="omp_inputs")
     objects, found = [P], {}
-    for kind in ("all", "sparse"):
+    for kind in KINDS:
         # all rules in one code block, each on a weight of its own, with
         # synaptic variables only: Brian would split it among the threads
         G = NeuronGroup(N, "pool : 1\nspread : 1", name=f"omp_{kind}_targets")
@@ -146,19 +147,20 @@ def network():
             setattr(S, f"w_{name}", w[pre, post])
             found[kind, "on_pre", name] = G, S, f"w_{name}"
         objects += [G, S]
-    G = NeuronGroup(N, "spread : 1", threshold=THRESHOLD, reset="", name="omp_spiking_targets")
-    S = Synapses(P, G, "".join(f"w_{trigger} : 1\n" for trigger in TRIGGERS), name="omp_triggers")
-    pre, post, _ = connectivity("sparse")
-    S.connect(i=pre, j=post)
-    for trigger, (make, _) in TRIGGERS.items():
-        setattr(S, f"w_{trigger}", w[pre, post])
-        rule = make()
-        if trigger == "every":
-            rule.apply_to(S, every=PERIOD_STEPS * defaultclock.dt)
-        else:
-            rule.apply_to(S, on=trigger)
-        found["sparse", trigger, trigger] = G, S, f"w_{trigger}"
-    objects += [G, S]
+    for kind in KINDS:
+        G = NeuronGroup(N, "spread : 1", threshold=THRESHOLD, reset="", name=f"omp_{kind}_spiking")
+        S = Synapses(P, G, "".join(f"w_{trigger} : 1\n" for trigger in TRIGGERS), name=f"omp_{kind}_triggers")
+        pre, post, _ = connectivity(kind)
+        S.connect(i=pre, j=post)
+        for trigger, (make, _) in TRIGGERS.items():
+            setattr(S, f"w_{trigger}", w[pre, post])
+            rule = make(f"omp_{trigger}_{kind}")
+            if trigger == "every":
+                rule.apply_to(S, every=PERIOD_STEPS * defaultclock.dt)
+            else:
+                rule.apply_to(S, on=trigger)
+            found[kind, trigger, trigger] = G, S, f"w_{trigger}"
+        objects += [G, S]
 
     def read():
         return {case: dict(w=np.array(getattr(S, name)[:]), spread=np.array(G.spread[:]),
@@ -300,7 +302,8 @@ def test_code_calling_a_rule_runs_on_one_thread_in_order(threads):
 @pytest.mark.parametrize("threads", THREADS[1:])
 def test_rules_applied_per_neuron_run_in_parallel(threads):
     _, directory = project(threads)
-    for name in ("omp_post_omp_triggers_post_spike", "omp_pre_omp_triggers_pre_spike", "omp_every_omp_triggers_every"):
+    for trigger in TRIGGERS:
+        name = f"omp_{trigger}_sparse_omp_sparse_triggers_{trigger}"
         main = _run_function(directory, name)
         assert "#pragma omp parallel for schedule(static)" in main and re.search(r"_hetero_\w+\(", main)
 
