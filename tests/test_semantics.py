@@ -268,8 +268,9 @@ def test_an_event_driven_weight_is_named(runtime_target):
     assert list(S.w[:]) == [1.0, 1.0]
 
 
-def test_event_driven_traces_beside_the_weight_are_accepted(runtime_target):
-    # STDP's traces are event-driven; the weight the rule acts on is not
+def test_event_driven_traces_beside_the_weight_are_accepted():
+    # STDP's traces are event-driven; the weight the rule acts on is not (a
+    # check of the model, before any code is generated: numpy suffices)
     rule = normalise_multiplicative(W_total=1.0, name="ed_rule")
     P = SpikeGeneratorGroup(2, [0], [0] * ms, name="sem_in")
     G = NeuronGroup(1, "v : 1", name="sem_g")
