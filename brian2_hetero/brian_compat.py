@@ -26,6 +26,7 @@ from brian2.codegen.runtime.cython_rt import CythonCodeObject
 from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
 from brian2.core.variables import DynamicArrayVariable
 from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
+from brian2.parsing.rendering import CPPNodeRenderer
 from brian2.codegen.templates import LazyTemplateLoader
 from brian2.core.network import Network
 from brian2.groups.group import CodeRunner
@@ -348,36 +349,33 @@ def _serial_rule_code():
 def _check_standalone_assignments():
     """
     Two ways of setting a variable in standalone that Brian turns into
-    broken programs (``CPPStandaloneDevice.fill_with_array(var, arr)`` and
-    ``variableview_set_with_index_array(view, item, value, check_units)``,
-    brian2 2.6 to 2.11, queue what main() does in ``main_queue``):
+    broken programs:
 
-    - an array for all synapses (``S.w[:] = values``, ``S.w = values``) is
-      copied by a loop over the synapses that the program has, reading past
-      the values when there are fewer of them, and ignoring the extra ones;
-      the program now checks the number first, and stops with a message
-      that names the variable;
-    - a single NaN (``S.w[3] = nan``, ``G.v = nan``) is written into the
-      program as ``nan``, which does not compile; it is written as ``NAN``,
-      so that the value is set as on the runtime targets (a rule then
-      refuses it before the run, naming the variable and the synapse).
+    - an array for all synapses (``S.w[:] = values``, ``S.w = values``,
+      queued by ``CPPStandaloneDevice.fill_with_array(var, arr)`` in
+      ``main_queue``, brian2 2.6 to 2.11) is copied by a loop over the
+      synapses that the program has, reading past the values when there are
+      fewer of them, and ignoring the extra ones; the program now checks the
+      number first, and stops with a message that names the variable;
+    - a NaN (``S.w[3] = nan``, ``G.v = nan``, or ``nan`` from the namespace
+      in a string expression) is written into the program by
+      ``CPPNodeRenderer().render_expr(repr(value))``, i.e. as ``nan``, which
+      does not compile, or becomes ``const double nan = nan;`` (zero, or
+      anything); the renderer now writes C's ``NAN`` for it, so that the
+      value is set as on the runtime targets (a rule then refuses it before
+      the run, naming the variable and the synapse).
     """
     original_fill = CPPStandaloneDevice.fill_with_array
-    original_set = CPPStandaloneDevice.variableview_set_with_index_array
     if getattr(original_fill, "_brian2_hetero", False):
         return
+    original_render = CPPNodeRenderer.render_expr
 
-    def nan_written_as_code(device, start):
-        for k in range(start, len(device.main_queue)):
-            func, args = device.main_queue[k]
-            if func == "set_by_single_value" and args[2] == "nan":
-                device.main_queue[k] = (func, (args[0], args[1], "NAN"))
-            elif func == "set_by_constant" and np.isnan(args[1]):
-                size = f"{args[0]}.size()" if args[2] else f"_num_{args[0]}"
-                device.main_queue[k] = ("insert_code", f"for (size_t _k = 0; _k < (size_t){size}; _k++) {args[0]}[_k] = NAN;")
+    def render_expr(self, expr, *args, **kwds):
+        if isinstance(expr, str) and expr.strip() == "nan":
+            return "NAN"
+        return original_render(self, expr, *args, **kwds)
 
     def fill_with_array(self, var, arr):
-        start = len(self.main_queue)
         size = np.asarray(arr).size
         if size > 1 and isinstance(var, DynamicArrayVariable) and isinstance(var.owner, Synapses):
             array = self.get_array_name(var, access_data=False)
@@ -393,17 +391,10 @@ def _check_standalone_assignments():
                 "}"
             )))
         original_fill(self, var, arr)
-        nan_written_as_code(self, start)
-
-    def variableview_set_with_index_array(self, variableview, item, value, check_units):
-        start = len(self.main_queue)
-        original_set(self, variableview, item, value, check_units)
-        nan_written_as_code(self, start)
 
     fill_with_array._brian2_hetero = True
-    variableview_set_with_index_array._brian2_hetero = True
+    CPPNodeRenderer.render_expr = render_expr
     CPPStandaloneDevice.fill_with_array = fill_with_array
-    CPPStandaloneDevice.variableview_set_with_index_array = variableview_set_with_index_array
 
 
 def _report_swallowed_compile_errors():

@@ -18,6 +18,8 @@ from brian2.units.fundamentalunits import DimensionMismatchError
 from brian2_hetero import HeteroRule, bugmann2012
 from conftest import root_cause
 
+NAN_VALUE = np.nan
+
 
 def network(code="v_post += getw(i, j)", W0=1.0, eta=0.5, syn_model="w : 1",
             group_model="v : 1\npool : 1", connect=None, w=0.5, pool=1.0, threshold=None,
@@ -352,9 +354,11 @@ def test_an_array_of_the_wrong_length_for_all_synapses_is_named(target, capfd, s
         (lambda S, G: S.w.__setitem__(3, np.nan), "w = nan at synapse 3 (i = 1, j = 1)"),
         (lambda S, G: setattr(S, "w", np.nan), "w = nan at synapse 0 (i = 0, j = 0)"),
         (lambda S, G: setattr(G, "pool", np.nan), "has pool = nan at neuron 0"),
+        # a NaN of the namespace in a string expression (Brian: 'const double x = nan;', zero)
+        (lambda S, G: S.w.__setitem__("i == 1", "NAN_VALUE"), "w = nan at synapse 2 (i = 1, j = 0)"),
     ],
 )
-def test_a_single_nan_assigned_is_named(target, capfd, assign, text):
+def test_a_nan_assigned_is_named(target, capfd, assign, text):
     # (Brian alone writes it into a standalone program as code that does not compile)
     net, getw, S, G = network()
     assign(S, G)
