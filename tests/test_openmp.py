@@ -232,22 +232,15 @@ def project(threads):
     return _projects[threads]
 
 
-def _arrays(results, path=()):
-    """(path, array) of every array in the nested results."""
-    if isinstance(results, dict):
-        for key in sorted(results):
-            yield from _arrays(results[key], path + (key,))
-    elif isinstance(results, (tuple, list)):
-        for k, value in enumerate(results):
-            yield from _arrays(value, path + (k,))
-    else:
-        yield path, np.asarray(results)
+def _arrays(results):
+    """(case, name) -> array, of every array in a project's results."""
+    return {(case, name): array for case, values in results.items() for name, array in values.items()}
 
 
 @pytest.mark.parametrize("threads", THREADS[1:])
 def test_the_same_bits_with_every_number_of_threads(threads):
-    without = dict(_arrays(project(0)[0]))
-    found = dict(_arrays(project(threads)[0]))
+    without = _arrays(project(0)[0])
+    found = _arrays(project(threads)[0])
     assert found.keys() == without.keys() and len(found) > 2 * len(CASES)
     for path, array in without.items():
         assert found[path].dtype == array.dtype and found[path].tobytes() == array.tobytes(), path
