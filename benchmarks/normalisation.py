@@ -9,7 +9,10 @@ spike of that neuron, against the ways plain Brian offers:
 - ``summed``: a summed variable of the total weight onto (from) each neuron
   (updated every time step) and ``S.run_regularly`` (every 10 ms) or
   ``on_post`` (``on_pre``) code that scales the weights;
-- ``netop``: a ``network_operation`` in numpy;
+- ``netop``: a ``network_operation`` in numpy, as fast as we could write
+  one: periodically, the totals of all neurons with ``np.bincount`` and one
+  multiplication; on spikes, a loop over the neurons that spiked, each with
+  the indices of its synapses found before the run;
 - ``baseline``: the same network without normalisation (what Brian costs
   anyway: its clock, the target spikes);
 - ``floor``: a hand-written C++ loop over the same normalisations, over
@@ -136,10 +139,14 @@ def network(case, implementation, trigger, copies=1):
             op = network_operation(dt=PERIOD_S * second, when="end", name="netop")(
                 lambda: normalise(slice(None)))
         else:
+            # the synapses of each neuron of the side, found once
+            synapses_of = np.split(np.argsort(shared, kind="stable"),
+                                   np.cumsum(np.bincount(shared, minlength=n_shared))[:-1])
+
             def on_spikes():
-                fired = spikespace[: spikespace[-1]]
-                if len(fired):
-                    normalise(np.isin(shared, fired))
+                for n in spikespace[: spikespace[-1]]:
+                    k = synapses_of[n]
+                    w[k] *= 1 + 1.0 * (W_TOTAL / w[k].sum() - 1)
 
             op = network_operation(when="synapses", name="netop")(on_spikes)
         objects.append(op)
@@ -164,6 +171,10 @@ def worker(argv):
     copies = int(argv[5]) if len(argv) > 5 else None
     amplified = copies is not None
     from brian2 import Network, defaultclock, device, get_device, prefs, second, set_device
+    from brian2_hetero import allocator
+
+    # every implementation runs with the allocator settings of the numpy code of rules
+    allocator.keep_freed_memory()
 
     case = dict(np.load(os.path.join(folder, "case.npz")))
     for key in ("M", "N", "n_shared", "n_steps"):

@@ -188,6 +188,10 @@ IMPLEMENTATIONS = {"hetero": hetero, "hetero_src": hetero_src, "relay": relay, "
 def main(argv):
     implementation, target, case_file, build, result_prefix = argv
     from brian2 import Network, defaultclock, device, get_device, prefs, second, set_device
+    from brian2_hetero import allocator
+
+    # every implementation runs with the allocator settings of the numpy code of rules
+    allocator.keep_freed_memory()
 
     case = load_case(case_file)
     defaultclock.dt = case["dt"] * second

@@ -10,6 +10,7 @@ that is about to start; cpp_standalone inserts the same checks and the
 index's construction into the project (``before_run.cpp.jinja``).
 """
 
+import collections
 import functools
 
 import numpy as np
@@ -17,9 +18,9 @@ from brian2.codegen.generators.cpp_generator import c_data_type
 from brian2.core.preferences import prefs
 from brian2.devices.device import get_device
 
-from . import brian_compat, validation
+from . import allocator, brian_compat, validation
 from .language import RuleCode
-from .printer import LANES, c_name, pairwise, print_rule
+from .printer import LANES, c_name, print_rule
 from .render import render
 from .siblings import sibling_index
 
@@ -71,18 +72,25 @@ def _key(rule, name):
 
 # numpy ----------------------------------------------------------------------------
 
+#: How often the numpy code took each of its ways of laying out the siblings
+#: of a round of events and of splitting spikes into rounds (see
+#: ``numpy/rule.py.jinja``), over all rules of the process.
+numpy_paths = collections.Counter()
+
+
 @functools.lru_cache(maxsize=None)
 def _numpy_factory(fname, code, params, returns, name, mode, over):
     printed = print_rule(RuleCode(code, params, returns, name, over), "numpy", fname)
     namespace = {}
     source = render("numpy", "rule", fname=fname, code=printed, params=params, mode=mode,
-                    lanes=LANES, pairwise=pairwise([f"s[:, {k}]" for k in range(LANES)]))
+                    lanes=LANES)
     exec(compile(source, f"<{fname}>", "exec"), namespace)
     return namespace["make_rule"]
 
 
 def numpy_code(rule, owner, caller=None, mode="synapse", fname=None, function=None):
     caller = _runtime(rule, caller)
+    allocator.keep_freed_memory()
     variables = caller.synapses.variables
     code = rule._code_for(mode)
     make_rule = _numpy_factory(fname or rule._c_name, code.code, code.parameters, code.returns,
@@ -95,10 +103,12 @@ def numpy_code(rule, owner, caller=None, mode="synapse", fname=None, function=No
         variables["_synaptic_pre"].get_value(),
         variables["_synaptic_post"].get_value(),
         caller.index.offsets,
+        caller.index.strides,
         caller.index.siblings,
         {name: rule.variables[name].get_value() for name in code.parameters},
         caller.source_offset,
         caller.target_offset,
+        numpy_paths,
     )
     implementation._arg_units = function._arg_units
     implementation._return_unit = function._return_unit

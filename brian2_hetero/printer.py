@@ -90,6 +90,13 @@ class _CRenderer(CPPNodeRenderer):
     render_func = _render_func
     render_Constant = _render_float
 
+    def render_Call(self, node):
+        # int() of a truth value (0 or 1) is that value; C++ would call
+        # trunc() of an integer out of line
+        if _is_int_of_truth(node):
+            return f"(double){self.render_element_parentheses(node.args[0])}"
+        return super().render_Call(node)
+
     def render_BinOp(self, node):
         name = node.op.__class__.__name__
         if name == "Pow":
@@ -121,6 +128,12 @@ class _NumpyRenderer(NumpyNodeRenderer):
     def render_Compare(self, node):
         return f"_truth({super().render_Compare(node)})"
 
+    def render_Call(self, node):
+        # int() of a truth value (0.0 or 1.0) is that value
+        if _is_int_of_truth(node):
+            return self.render_node(node.args[0])
+        return super().render_Call(node)
+
     def render_BoolOp(self, node):
         values = ", ".join(self.render_node(v) for v in node.values)
         kind = "and" if isinstance(node.op, ast.And) else "or"
@@ -130,6 +143,16 @@ class _NumpyRenderer(NumpyNodeRenderer):
         if isinstance(node.op, ast.Not):
             return f"_truth(_np.logical_not({self.render_node(node.operand)}))"
         return super().render_UnaryOp(node)
+
+
+def _is_int_of_truth(node):
+    """Whether the call ``node`` is int() of a truth value (a comparison,
+    and, or, not), which is that value."""
+    if not (isinstance(node.func, ast.Name) and node.func.id == "int" and len(node.args) == 1):
+        return False
+    arg = node.args[0]
+    return isinstance(arg, (ast.Compare, ast.BoolOp)) or (
+        isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.Not))
 
 
 class _Printer:
@@ -244,9 +267,10 @@ def pairwise(terms):
 
 
 class _Numpy(_Printer):
-    """Vectorised over the spikes of a chunk (onto distinct neurons): scalar
-    values are arrays with one entry per spike, sibling values flat arrays of
-    the siblings of all of them (``_counts`` per spike)."""
+    """Vectorised over the events of a round (at distinct neurons): values
+    per event are arrays with one entry per event, sibling values (events,
+    siblings) arrays of the layout ``_g`` (see ``numpy/rule.py.jinja``),
+    along whose rows values per event are repeated (``_spread``)."""
 
     renderer = _NumpyRenderer()
 
@@ -279,11 +303,13 @@ class _Numpy(_Printer):
         lines += [f"_spread{c_name(n)} = _spread(_g, {c_name(n)})" for n in spread]
         index = code.side.sibling_index
         if _needs_sibling_index(code, block) and index not in self._loaded:
-            lines.append(f"{c_name(index)} = _float{_other_end(code, '_k')}")
+            other = code.side.other
+            offset = "_source_offset" if other == "pre" else "_target_offset"
+            lines.append(f"{c_name(index)} = _float(_g.gather('_{other}') - {offset})")
             self._loaded.add(index)  # the same in every pass
         for x in code.sibling_reads(block):
             if x not in self._loaded:
-                lines.append(f"{c_name(x + '_sib')} = _gather(_ptr_{x}, _k)")
+                lines.append(f"{c_name(x + '_sib')} = _g.gather('{x}')")
         # reductions are assigned after the pass (see _C.pass_)
         reduced = []
         for st, expr, condition in texts:
@@ -300,7 +326,7 @@ class _Numpy(_Printer):
             reduced.append(self.assign(c_name(st.name), r))
         for x in code.sibling_writes(block):
             # (a value the same for every sibling is broadcast by numpy)
-            lines.append(f"_ptr_{x}[_k] = {c_name(x + '_sib')}")
+            lines.append(f"_g.scatter('{x}', {c_name(x + '_sib')})")
         lines += reduced
         for x in sorted(code.trigger & set(code.sibling_writes(block))):
             lines.append(f"{c_name(x)} = _ptr_{x}[_s]")

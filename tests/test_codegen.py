@@ -316,7 +316,7 @@ def test_wheel_ships_templates_and_renders_them(tmp_path):
         "                    arguments=arguments, **names)\n"
         "context = {\n"
         "    'numpy': dict(code=print_rule(rule.rule_code, 'numpy', 'f'), params=['W0', 'eta'],\n"
-        "                  lanes=LANES, pairwise='s[:, 0]'),\n"
+        "                  lanes=LANES),\n"
         "    'function': dict(code=print_rule(rule.rule_code, 'c', 'f'), arguments=arguments),\n"
         "    'rule': dict(function=function, arguments=arguments, values=['x', 'y', '_s'], threads=2),\n"
         "    'before_run': dict(params=[('W0', 'x', 'v > 0', 'positive')], run_args=[('s.w', 'a')]),\n"

@@ -1,0 +1,226 @@
+"""
+The numpy code's ways of laying out the siblings of a round of events
+(a strided view of every neuron or of some, a padded index with or without
+padding, in parts) and of splitting the spikes of a step into rounds
+(consecutive or interleaved), each on numpy against the plain-Python
+reference, with the way it must take checked (see
+``implementations.numpy_paths``).
+"""
+
+import numpy as np
+import pytest
+from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, Synapses, defaultclock, ms
+
+from brian2_hetero import bugmann2012, normalise_multiplicative
+from brian2_hetero.implementations import numpy_paths
+from brian2_hetero.printer import LANES, pairwise, print_rule
+from brian2_hetero.render import render
+from conftest import target_scope
+from reference import Pathway, multiplicative, simulate
+
+TOLERANCE = 1e-12
+W0, ETA = 2.0, 0.3
+
+
+@pytest.fixture
+def numpy_target():
+    t = target_scope("numpy")
+    t.activate()
+    numpy_paths.clear()
+    yield
+    t.reset()
+
+
+def weights(pre, post, seed):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.0, 1.0, len(pre)) * (rng.random(len(pre)) > 0.1)
+
+
+def run_bugmann(pre, post, n_sources, n_targets, spikes, n_steps, delays=None, seed=0):
+    """bugmann2012 in on_pre of synapses k from pre[k] to post[k] (in that
+    order), with input spikes {step: [sources]}; the final weights and
+    pools, and the reference's."""
+    w, pool = weights(pre, post, seed), np.linspace(0.5, 1.5, n_targets)
+    steps = sorted(spikes)
+    P = SpikeGeneratorGroup(n_sources, np.concatenate([spikes[s] for s in steps]),
+                            np.concatenate([[s] * len(spikes[s]) for s in steps]) * defaultclock.dt,
+                            name="paths_in")
+    G = NeuronGroup(n_targets, "v : 1\npool : 1", name="paths_g")
+    G.pool = pool
+    rule = bugmann2012(W0=W0, eta=ETA, name="paths_rule")
+    S = Synapses(P, G, "w : 1", on_pre="v_post += rule(i, j)", namespace={"rule": rule}, name="paths_s")
+    S.connect(i=np.asarray(pre), j=np.asarray(post))
+    S.w = w
+    if delays is not None:
+        S.delay = np.asarray(delays) * defaultclock.dt
+    Network(P, G, S).run(n_steps * defaultclock.dt)
+    reference = Pathway(pre, post, w, W0, ETA, delay=delays)
+    reference.schedule(spikes)
+    ref_pool, history = simulate([reference], pool, n_steps + 1)
+    return np.asarray(S.w[:]), np.asarray(G.pool[:]), np.asarray(reference.w), np.asarray(ref_pool)
+
+
+def check(result, paths):
+    got_w, got_pool, ref_w, ref_pool = result
+    np.testing.assert_allclose(got_w, ref_w, rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(got_pool, ref_pool, rtol=0, atol=TOLERANCE)
+    # the rule did move weight
+    assert np.abs(got_pool - np.linspace(0.5, 1.5, got_pool.size)).max() > 0.01
+    for path in paths:
+        assert numpy_paths[path] > 0, (path, dict(numpy_paths))
+
+
+def all_to_all(M, N, order):
+    """Synapses target by target, target by target from the last, or
+    source by source (Brian's order for connect())."""
+    if order == "target":
+        return np.tile(np.arange(M), N), np.repeat(np.arange(N), M)
+    if order == "reversed":
+        return np.tile(np.arange(M), N), np.repeat(np.arange(N)[::-1], M)
+    return np.repeat(np.arange(M), N), np.tile(np.arange(N), M)
+
+
+def some_spikes(n_sources, n_steps, seed, per_step=1):
+    rng = np.random.default_rng(seed)
+    return {s: sorted(rng.choice(n_sources, per_step, replace=False).tolist()) for s in range(1, n_steps)}
+
+
+@pytest.mark.parametrize("order", ["target", "reversed", "source"])
+def test_all_to_all_is_a_view_of_every_neuron(numpy_target, order):
+    # contiguous siblings (target order, from the first or the last target)
+    # and evenly spaced ones (Brian's order)
+    M, N = 13, 5
+    pre, post = all_to_all(M, N, order)
+    # (a spike reaches the neurons in synapse order: from the last one when reversed)
+    path = "grid, some neurons" if order == "reversed" else "grid, every neuron"
+    check(run_bugmann(pre, post, M, N, some_spikes(M, 12, 1), 12), [path])
+    assert numpy_paths["padded"] == numpy_paths["padded, masked"] == 0
+
+
+def test_coincident_spikes_in_consecutive_rounds(numpy_target):
+    # three inputs spike in most steps, each reaching every neuron: one
+    # round per spike, each a run of consecutive synapses
+    M, N = 11, 4
+    pre, post = all_to_all(M, N, "source")
+    check(run_bugmann(pre, post, M, N, some_spikes(M, 10, 2, per_step=3), 10),
+          ["grid, every neuron", "rounds, consecutive"])
+
+
+def test_spikes_that_reach_one_neuron_twice_in_a_step(numpy_target):
+    # the spikes of inputs 0, 1 and 2 reach neurons 1, 0 | 1, 2 | 0, 2: the
+    # second round (neurons 1, 0 and 2 again) is not a run of consecutive spikes
+    pre = [0, 0, 1, 1, 2, 2]
+    post = [1, 0, 1, 2, 0, 2]
+    spikes = {1: [0], 2: [0, 1, 2], 3: [0, 2], 4: [1], 5: [0, 1]}
+    check(run_bugmann(pre, post, 3, 3, spikes, 7), ["rounds, interleaved", "padded"])
+
+
+def test_delayed_spikes_arrive_in_consecutive_steps(numpy_target):
+    M, N = 6, 3
+    pre, post = all_to_all(M, N, "target")
+    delays = [(3 * k) % 4 for k in range(M * N)]
+    spikes = {1: [0, 3], 2: [1], 3: [0, 2, 5], 5: [4]}
+    # each step's spikes reach some of the neurons
+    check(run_bugmann(pre, post, M, N, spikes, 10, delays=delays), ["grid, some neurons"])
+
+
+def test_equal_numbers_of_scattered_synapses_need_no_padding(numpy_target):
+    # every target has 4 synapses, in a shuffled order: no view, no padding
+    M, N = 8, 6
+    rng = np.random.default_rng(3)
+    pre = np.concatenate([rng.choice(M, 4, replace=False) for _ in range(N)])
+    post = np.repeat(np.arange(N), 4)
+    order = rng.permutation(pre.size)
+    spikes = some_spikes(M, 12, 4, per_step=2)
+    check(run_bugmann(pre[order], post[order], M, N, spikes, 12), ["padded"])
+    assert numpy_paths["padded, masked"] == 0
+
+
+def test_sparse_synapses_are_padded(numpy_target):
+    M, N = 20, 12
+    rng = np.random.default_rng(5)
+    connected = rng.random((M, N)) < 0.4
+    post, pre = np.nonzero(connected.T)
+    check(run_bugmann(pre, post, M, N, some_spikes(M, 15, 6, per_step=4), 15), ["padded, masked"])
+
+
+def test_very_different_numbers_of_synapses_are_applied_in_parts(numpy_target):
+    # input 0 reaches neuron 0, with 40 synapses, and neurons 1-3, with 1-2
+    pre = list(range(40)) + [0, 0, 1, 0]
+    post = [0] * 40 + [1, 2, 2, 3]
+    spikes = {1: [0], 2: [0, 5], 4: [1, 0]}
+    check(run_bugmann(pre, post, 40, 4, spikes, 6), ["padded, in parts"])
+
+
+def normalisation(pre, post, n_sources, n_targets, n_steps, **apply):
+    """normalise_multiplicative (over='post') applied to synapses k from
+    pre[k] to post[k] by ``apply`` (``every=`` or ``on=``); the final and
+    the initial weights. The targets spike in step s if (s + 2 j) % 5 == 0."""
+    A = NeuronGroup(n_sources, "", name="paths_a")
+    B = NeuronGroup(n_targets, "", threshold=SPIKES, name="paths_b")
+    S = Synapses(A, B, "w : 1", name="paths_s")
+    S.connect(i=np.asarray(pre), j=np.asarray(post))
+    w = 0.1 + weights(pre, post, 7)
+    S.w = w
+    rule = normalise_multiplicative(W_total=1.0, eta=0.5, name="paths_norm")
+    rule.apply_to(S, **apply)
+    Network(A, B, S, rule).run(n_steps * defaultclock.dt)
+    return np.asarray(S.w[:]), w.tolist()
+
+
+SPIKES = "(int(t / dt + 0.5) + 2 * i) % 5 == 0"
+
+
+def normalised(w, post, applications):
+    """The reference: multiplicative normalisation of the targets in each
+    list of ``applications``, one list after the other."""
+    sib = {t: [k for k in range(len(post)) if post[k] == t] for t in set(np.asarray(post).tolist())}
+    for targets in applications:
+        for t in targets:
+            if t in sib:
+                multiplicative(w, None, sib[t], 1.0, 0.5)
+    return w
+
+
+def test_periodic_normalisation_without_a_view(numpy_target):
+    # neuron 2 of the targets has no synapse: the others are no view
+    M, N = 9, 4
+    pre, post = all_to_all(M, N, "target")
+    keep = post != 2
+    pre, post = pre[keep], post[keep]
+    got, w = normalisation(pre, post, M, N, 20, every=0.5 * ms)
+    # at steps 0, 5, 10 and 15
+    expected = normalised(w, post, [range(N)] * 4)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+    assert numpy_paths["padded"] > 0 and numpy_paths["grid, every neuron"] == 0
+
+
+def test_target_spikes_normalise_some_neurons_of_a_view(numpy_target):
+    M, N, n_steps = 7, 5, 12
+    pre, post = all_to_all(M, N, "source")
+    got, w = normalisation(pre, post, M, N, n_steps, on="post_spike")
+    spiking = [[j for j in range(N) if (s + 2 * j) % 5 == 0] for s in range(n_steps)]
+    expected = normalised(w, post, spiking)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+    assert numpy_paths["grid, some neurons"] > 0
+
+
+def test_lane_sums_add_in_the_order_of_the_language():
+    # every width, in the language's order: sibling k to running sum k % LANES,
+    # each from 0.0 in sibling order, then the pairwise combination
+    namespace = {}
+    code = normalise_multiplicative(W_total=1.0, eta=0.5)._code_for("neuron")
+    source = render("numpy", "rule", fname="f", code=print_rule(code, "numpy", "f"), params=(),
+                    mode="neuron", lanes=LANES)
+    exec(compile(source, "<lanes>", "exec"), namespace)
+    rng = np.random.default_rng(11)
+    for c in list(range(1, 3 * LANES + 2)) + [100, 1000]:
+        values = rng.standard_normal((5, c)) * 10.0 ** rng.integers(-12, 12, (5, c))
+        values[0] = -0.0
+        lanes = np.zeros((5, LANES))
+        for k in range(c):
+            lanes[:, k % LANES] = lanes[:, k % LANES] + values[:, k]
+        got = namespace["_lanesum"](values)
+        assert np.array_equal(got, lanes) and not np.signbit(got[0]).any(), c
+        combined = eval(pairwise([f"lanes[:, {k}]" for k in range(LANES)]))
+        assert np.array_equal(namespace["_combine"](got), combined), c
