@@ -9,6 +9,7 @@ the standalone assignments that Brian turns into programs which read past
 an array or do not compile (`_check_standalone_assignments`).
 """
 
+import functools
 import logging
 import os
 import re
@@ -437,26 +438,37 @@ def _check_resize_during_run():
     """
     Brian lets a `network_operation` add synapses in the middle of a run
     (``S.connect(...)``), which resizes the arrays the rule's compiled code
-    holds. Wrap ``Synapses._resize(number)`` (the method every way of
-    creating synapses calls, brian2 2.6 to 2.11) so that such a resize,
-    found by a ``Network.run`` on the stack, can be refused first.
+    holds. Wrap ``Synapses.connect`` (the public way of creating synapses)
+    and ``Synapses._resize(number)`` (which the numpy templates and the
+    Cython templates of brian2 2.6 to 2.9 call to create them; those of
+    2.10 and 2.11 resize the arrays in C++) so that synapses created while
+    a ``Network.run`` is on the stack can be refused first.
     """
-    original = Synapses._resize
-    if getattr(original, "_brian2_hetero", False):
+    original_resize, original_connect = Synapses._resize, Synapses.connect
+    if getattr(original_resize, "_brian2_hetero", False):
         return
 
-    def _resize(self, number):
-        frame = sys._getframe(1)
+    def running(synapses):
+        frame = sys._getframe(2)
         while frame is not None:
             if frame.f_code.co_name == "run" and isinstance(frame.f_locals.get("self"), Network):
                 for hook in list(resize_during_run_hooks):
-                    hook(self)
-                break
+                    hook(synapses)
+                return
             frame = frame.f_back
-        return original(self, number)
+
+    def _resize(self, number):
+        running(self)
+        return original_resize(self, number)
+
+    @functools.wraps(original_connect)
+    def connect(self, *args, **kwds):
+        running(self)
+        return original_connect(self, *args, **kwds)
 
     _resize._brian2_hetero = True
     Synapses._resize = _resize
+    Synapses.connect = connect
 
 
 def summed_targets():
