@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -32,6 +33,53 @@ template <typename T>
 static bool read_all(FILE* f, std::vector<T>& data)
 {
     return fread(data.data(), sizeof(T), data.size(), f) == data.size();
+}
+
+// Applies the rule to every spike in order; returns the seconds it took.
+// Branching: skip the siblings that give nothing; else give them zero.
+template <bool Branching>
+static double apply(const std::vector<int32_t>& source, const std::vector<int64_t>& offsets,
+                    const std::vector<int64_t>& out_offsets, const std::vector<int32_t>& out_target,
+                    const std::vector<int64_t>& out_slot, const double W0, const double eta,
+                    std::vector<double>& w, std::vector<double>& pool, std::vector<double>& received)
+{
+    const auto start = std::chrono::steady_clock::now();
+    for (const int32_t i : source)
+    {
+        for (int64_t e = out_offsets[i]; e < out_offsets[i + 1]; e++)
+        {
+            const int64_t j = out_target[e];
+            double* const column = w.data() + offsets[j];
+            const int64_t n = offsets[j + 1] - offsets[j];
+            double* const own = w.data() + out_slot[e];
+            const double x = *own;
+            double gain = 0.0;
+            for (int64_t k = 0; k < n; k++)
+            {
+                const double wk = column[k];
+                if (Branching)
+                {
+                    if (wk > x)
+                    {
+                        const double d = wk * ((wk - x) / (W0 + wk));
+                        column[k] = wk - d;
+                        gain += d;
+                    }
+                }
+                else
+                {
+                    const double d = (wk > x) * (wk * ((wk - x) / (W0 + wk)));
+                    column[k] = wk - d;
+                    gain += d;
+                }
+            }
+            const double from_pool = eta * pool[j];
+            *own = x + gain + from_pool;
+            pool[j] -= from_pool;
+            received[j] += *own;
+        }
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 int main(int argc, char** argv)
@@ -69,66 +117,12 @@ int main(int argc, char** argv)
     fclose(in);
 
     const std::vector<double> w_init(w), pool_init(pool);
-    // the branching loop
-    auto start = std::chrono::steady_clock::now();
-    for (int64_t s = 0; s < n_spikes; s++)
-    {
-        const int64_t i = source[s];
-        for (int64_t e = out_offsets[i]; e < out_offsets[i + 1]; e++)
-        {
-            const int64_t j = out_target[e];
-            double* const column = w.data() + offsets[j];
-            const int64_t n = offsets[j + 1] - offsets[j];
-            double* const own = w.data() + out_slot[e];
-            const double x = *own;
-            double gain = 0.0;
-            for (int64_t k = 0; k < n; k++)
-            {
-                const double wk = column[k];
-                if (wk > x)
-                {
-                    const double d = wk * ((wk - x) / (W0 + wk));
-                    column[k] = wk - d;
-                    gain += d;
-                }
-            }
-            const double from_pool = eta * pool[j];
-            *own = x + gain + from_pool;
-            pool[j] -= from_pool;
-        }
-    }
-    const double branching = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double branching = apply<true>(source, offsets, out_offsets, out_target, out_slot, W0, eta, w, pool, received);
     const std::vector<double> w_branching(w), pool_branching(pool);
     w = w_init;
     pool = pool_init;
-
-    // the branch-free loop
-    start = std::chrono::steady_clock::now();
-    for (int64_t s = 0; s < n_spikes; s++)
-    {
-        const int64_t i = source[s];
-        for (int64_t e = out_offsets[i]; e < out_offsets[i + 1]; e++)
-        {
-            const int64_t j = out_target[e];
-            double* const column = w.data() + offsets[j];
-            const int64_t n = offsets[j + 1] - offsets[j];
-            double* const own = w.data() + out_slot[e];
-            const double x = *own;
-            double gain = 0.0;
-            for (int64_t k = 0; k < n; k++)
-            {
-                const double wk = column[k];
-                const double d = (wk > x) * (wk * ((wk - x) / (W0 + wk)));
-                column[k] = wk - d;
-                gain += d;
-            }
-            const double from_pool = eta * pool[j];
-            *own = x + gain + from_pool;
-            pool[j] -= from_pool;
-            received[j] += *own;
-        }
-    }
-    const double branch_free = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fill(received.begin(), received.end(), 0.0);
+    const double branch_free = apply<false>(source, offsets, out_offsets, out_target, out_slot, W0, eta, w, pool, received);
     double difference = 0.0;
     for (int64_t k = 0; k < n_synapses; k++)
         difference = std::fmax(difference, std::fabs(w[k] - w_branching[k]));

@@ -4,8 +4,13 @@ The numpy code's ways of laying out the siblings of a round of events
 padding, in parts) and of splitting the spikes of a step into rounds
 (consecutive or interleaved), each on numpy against the plain-Python
 reference, with the way it must take checked (see
-``implementations.numpy_paths``).
+``implementations.numpy_paths``); and the allocator settings of the numpy
+code.
 """
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -224,3 +229,26 @@ def test_lane_sums_add_in_the_order_of_the_language():
         assert np.array_equal(got, lanes) and not np.signbit(got[0]).any(), c
         combined = eval(pairwise([f"lanes[:, {k}]" for k in range(LANES)]))
         assert np.array_equal(namespace["_combine"](got), combined), c
+
+
+def test_the_numpy_code_keeps_freed_memory_unless_the_user_chose():
+    # in processes of their own: the thresholds are set once per process
+    script = (
+        "from brian2 import *\n"
+        "from brian2_hetero import allocator, normalise_multiplicative\n"
+        "prefs.codegen.target = 'numpy'\n"
+        "assert allocator.state is None\n"
+        "G = NeuronGroup(2, '')\n"
+        "S = Synapses(G, G, 'w : 1')\n"
+        "S.connect()\n"
+        "S.w = 1\n"
+        "normalise_multiplicative(W_total=1.0).apply_to(S, every=defaultclock.dt)\n"
+        "run(defaultclock.dt)\n"
+        "print(allocator.state)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    ran = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert ran.stdout.split()[-1:] == ["set"], ran.stdout + ran.stderr
+    env["MALLOC_TRIM_THRESHOLD_"] = "131072"
+    ran = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert ran.stdout.split()[-1:] == ["user"], ran.stdout + ran.stderr
