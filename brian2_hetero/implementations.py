@@ -27,7 +27,7 @@ from .siblings import sibling_index
 __all__ = ["add_implementations"]
 
 #: The arrays of the sibling index and of the synapses' ends, by key.
-_INDEX_ARRAYS = ("pre", "post", "offsets", "strides", "siblings")
+_INDEX_ARRAYS = ("pre", "post", "offsets", "strides", "firsts", "siblings")
 
 
 def add_implementations(function, rule, name, **kwds):
@@ -126,7 +126,8 @@ def _c_function(rule, caller, mode, fname):
         [("double *", f"_ptr_{x}") for x in caller.synaptic]
         + [("double *", f"_ptr_nrn_{x}") for x in caller.neuronal]
         + [("double *", f"_ptr_oth_{x}") for x in caller.other]
-        + [("int32_t *", name) for name in ("_ptr_pre", "_ptr_post", "_offsets", "_strides", "_siblings")]
+        + [("int32_t *", name) for name in ("_ptr_pre", "_ptr_post", "_offsets", "_strides", "_firsts",
+                                            "_siblings")]
         + [("double", c_name(name)) for name in code.parameters]
         + [("int32_t", name) for name in ("_source_offset", "_target_offset", "_n_neurons", "_n_other")]
         + [("size_t", "_s") if mode == "synapse" else ("int32_t", "_index")]
@@ -138,7 +139,7 @@ def _c_function(rule, caller, mode, fname):
 def _values(caller, mode, arrays, params, sizes):
     """The values of the shared C function's arguments: ``arrays`` maps
     'syn_x', 'nrn_x', 'oth_x', 'pre', 'post', 'offsets', 'strides',
-    'siblings' to the target's expression of each array, ``params`` the
+    'firsts', 'siblings' to the target's expression of each array, ``params`` the
     parameters' names to their values, ``sizes`` gives the source offset,
     target offset, number of shared neurons and size of the other group."""
     return (
@@ -191,6 +192,7 @@ def cython_namespace(rule, owner, caller=None):
         _key(rule, "post"): variables["_synaptic_post"].get_value(),
         _key(rule, "offsets"): index.offsets,
         _key(rule, "strides"): index.strides,
+        _key(rule, "firsts"): index.firsts,
         _key(rule, "siblings"): index.siblings,
         _key(rule, "sizes"): np.array(_sizes(caller), dtype=np.int32),
     }
@@ -259,7 +261,7 @@ def cpp_code(rule, owner, caller=None, mode="synapse", fname=None):
         neuron_offset=caller.neuron_offset,
         n_neurons=caller.n_neurons,
         n_other=caller.n_other,
-        **{what: name(_index_variable(rule, synapses, what)) for what in ("offsets", "strides", "siblings")},
+        **{what: name(_index_variable(rule, synapses, what)) for what in ("offsets", "strides", "firsts", "siblings")},
     )
     # (shown name, device name, must be non-negative)
     checked_synaptic = [(shown, name(var), x in rule.nonnegative) for x, (shown, var) in caller.synaptic.items()]

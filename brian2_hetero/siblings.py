@@ -65,13 +65,19 @@ class SiblingIndex:
     The synapses of each shared neuron ``t`` (counted from the start of its
     group) are ``siblings[offsets[t]:offsets[t + 1]]``, in synapse order;
     ``strides[t]`` is the constant step between them (1 when they are
-    contiguous), or 0 when the steps differ.
+    contiguous), or 0 when the steps differ; ``firsts[t]`` is the first of
+    them (0 for a neuron without synapses), which the C code reads from
+    this small array rather than from ``siblings``, a memory access fewer
+    per spike on large networks.
     """
 
     def __init__(self, offsets, strides, siblings):
         self.offsets = offsets
         self.strides = strides
         self.siblings = siblings
+        self.firsts = np.zeros(strides.size, dtype=np.int32)
+        nonempty = offsets[:-1] < offsets[1:]
+        self.firsts[nonempty] = siblings[offsets[:-1][nonempty]]
 
 
 def sibling_index(neurons, n_neurons):

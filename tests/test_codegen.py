@@ -307,7 +307,7 @@ def test_wheel_ships_templates_and_renders_them(tmp_path):
         "print(brian2_hetero.__file__)\n"
         "rule = bugmann2012(W0=1, eta=0.5)\n"
         "names = dict(fname='f', rule='r', synapses='s', group='g', post='b', pre='c',\n"
-        "             offsets='e', strides='h', siblings='k', target_offset=0, source_offset=0,\n"
+        "             offsets='e', strides='h', firsts='m', siblings='k', target_offset=0, source_offset=0,\n"
         "             n_source_neurons=1, n_target_neurons=1, shared='post', neuron_offset=0,\n"
         "             n_neurons=1, n_other=1, mode='synapse',\n"
         "             synaptic=[('w', 'a', True)], neuronal=[('pool', 'd', True)])\n"
