@@ -11,7 +11,11 @@ For each size M inputs x N targets (all-to-all), one Poisson spike list (10 Hz,
 - ``hetero``: ``getw(i, j)`` from brian2_hetero, on numpy, cython and
   cpp_standalone;
 - ``relay``: the relay-neuron network in plain Brian, on the same targets;
-- ``netop``: a ``network_operation`` applying the rule, on numpy and cython.
+- ``netop``: a ``network_operation`` applying the rule, on numpy and cython;
+- ``plain``: the network of ``hetero`` without the rule (``v_post += w``):
+  what Brian itself takes to run the network and deliver the spikes, on each
+  target. ``hetero``'s rows give their run time minus this (``- plain``)
+  against the floor too: the time the rule adds.
 
 Every implementation runs in processes of its own (``worker.py``). The run time
 is the time of the simulation loop only; code generation and compilation are
@@ -53,6 +57,9 @@ QUICK_SIZES = [(40, 8, 1.0), (40, 30, 0.3)]
 # hetero: synapses grouped by target; hetero_src: Brian's default order of connect()
 RUNS = [
     ("floor", "c++"),
+    ("plain", "cpp_standalone"),
+    ("plain", "cython"),
+    ("plain", "numpy"),
     ("hetero", "cpp_standalone"),
     ("hetero", "cython"),
     ("hetero", "numpy"),
@@ -343,14 +350,14 @@ def fmt(value, spec, missing="-"):
 def print_table(rows):
     header = (
         f"{'implementation':<10} {'target':<15} {'M':>5} {'N':>4} {'p':>4} {'spikes':>6} {'run s':>8} "
-        f"{'x floor':>7} {'peak MB':>8} {'spikes/s':>9} {'updates/s':>9} {'max diff':>9}  note"
+        f"{'x floor':>7} {'- plain':>7} {'peak MB':>8} {'spikes/s':>9} {'updates/s':>9} {'max diff':>9}  note"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
             f"{r['implementation']:<10} {r['target']:<15} {r['M']:>5} {r['N']:>4} {r['p']:>4g} {r['spikes']:>6} "
-            f"{fmt(r['run_s'], '8.3f'):>8} {fmt(r['vs_floor'], '7.2f'):>7} "
+            f"{fmt(r['run_s'], '8.3f'):>8} {fmt(r['vs_floor'], '7.2f'):>7} {fmt(r['own_vs_floor'], '7.2f'):>7} "
             f"{fmt(r['peak_bytes'] and r['peak_bytes'] / 2**20, '8.0f'):>8} "
             f"{fmt(r['spikes_per_s'], '9.2e'):>9} {fmt(r['updates_per_s'], '9.2e'):>9} "
             f"{fmt(r['max_diff'], '9.1e'):>9}  {r['note']}"
@@ -373,9 +380,10 @@ def plot(rows, path):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    styles = {"floor": "-", "hetero": "-", "hetero_src": "-.", "relay": "--", "netop": ":"}
+    styles = {"floor": "-", "plain": (0, (1, 3)), "hetero": "-", "hetero_src": "-.", "relay": "--",
+              "netop": ":"}
     markers = {"c++": "s", "cpp_standalone": "o", "cython": "^", "numpy": "v"}
-    colors = {"floor": "k", "relay": "tab:red", "netop": "tab:green"}
+    colors = {"floor": "k", "plain": "tab:gray", "relay": "tab:red", "netop": "tab:green"}
     for implementation, target in RUNS:
         points = sorted(
             (r["updates"], r["run_s"], r["p"])
@@ -386,7 +394,7 @@ def plot(rows, path):
             x, y, p = zip(*points)
             color = colors.get(implementation, {"cpp_standalone": "tab:blue", "cython": "tab:orange",
                                                 "numpy": "tab:purple"}.get(target))
-            ax.loglog(x, y, styles[implementation], color=color, marker=markers[target],
+            ax.loglog(x, y, linestyle=styles[implementation], color=color, marker=markers[target],
                       label=f"{implementation} / {target}")
             # sparse sizes: open markers
             for xs, ys, ps in zip(x, y, p):
@@ -488,7 +496,7 @@ class Bench:
             self.summarise(case, rows[key], runs, columns, reference, floor)
             progress(f"{case.label}: {key[0]} / {key[1]}: run {rows[key]['run_s']:.3f} s, "
                      f"peak {rows[key]['peak_bytes'] / 2**20:.0f} MB, "
-                     f"largest difference {rows[key]['max_diff']:.1e}")
+                     f"largest difference {fmt(rows[key]['max_diff'], '.1e')}")
         floor_s = rows[("floor", "c++")]["run_s"]
         if floor_s is not None and floor_s < FLOOR_TIMEABLE_S:
             rows[("floor", "c++")]["note"] += (
@@ -497,6 +505,11 @@ class Bench:
         for row in rows.values():
             if row["run_s"] and floor_s:
                 row["vs_floor"] = row["run_s"] / floor_s
+            plain = rows.get(("plain", row["target"]), {}).get("run_s")
+            if row["implementation"] in ("hetero", "hetero_src") and row["run_s"] and plain:
+                row["own_s"] = row["run_s"] - plain
+                if floor_s:
+                    row["own_vs_floor"] = row["own_s"] / floor_s
 
     def summarise(self, case, row, runs, columns, reference, floor):
         implementation, target = row["implementation"], row["target"]
@@ -518,6 +531,11 @@ class Bench:
         row["max_diff"] = largest_difference(final, *reference, columns)
         if floor:
             row["max_diff_floor"] = largest_difference(final, floor[-1]["W"], floor[-1]["pool"], None)
+        if implementation == "plain":
+            # (no rule: the weights are the initial ones)
+            row["max_diff"] = row["max_diff_floor"] = None
+            row["note"] = "no rule: Brian's own cost"
+            return
         if implementation == "relay":
             if case.relay_reference is None:
                 self.progress(f"{case.label}: plain-Python reference of the relay network's own order")
@@ -544,7 +562,7 @@ def new_row(key, case, checked):
         "synapses": case.n_synapses, "spikes": case.n_spikes, "updates": case.updates, "run_s": None, "vs_floor": None,
         "peak_bytes": None, "spikes_per_s": None, "updates_per_s": None, "max_diff": None,
         "max_diff_floor": None, "max_diff_own_reference": None, "checked_targets": checked,
-        "branching_s": None, "branch_free_s": None,
+        "branching_s": None, "branch_free_s": None, "own_s": None, "own_vs_floor": None,
         "estimate_run_s": None, "estimate_peak_bytes": None, "note": "",
     }
 
@@ -587,7 +605,9 @@ def main(argv=None):
     parser.add_argument("--only", type=parse_only, default=None,
                         help="implementations to run besides the C++ loop, e.g. hetero,netop")
     args = parser.parse_args(argv)
-    runs = [run for run in RUNS if args.only is None or run[0] in args.only or run[0] == "floor"]
+    # (the rule's rows are measured against the network without it too)
+    wanted = args.only and (args.only | ({"plain"} if args.only & {"hetero", "hetero_src"} else set()))
+    runs = [run for run in RUNS if args.only is None or run[0] in wanted or run[0] == "floor"]
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 2)
     if repeats < 0:
         parser.error(f"--repeats must not be negative, got {repeats}")

@@ -4,7 +4,8 @@ Run one implementation of the rule on one Brian target, in a process of its own.
 Usage: ``python worker.py IMPLEMENTATION TARGET CASE BUILD RESULT``
 
 IMPLEMENTATION is ``hetero`` (brian2_hetero's rule, synapses grouped by target),
-``hetero_src`` (the same in Brian's default synapse order), ``relay`` (the
+``hetero_src`` (the same in Brian's default synapse order), ``plain`` (the
+network without the rule: Brian's own cost), ``relay`` (the
 relay-neuron network in plain Brian) or ``netop`` (a network_operation); TARGET is
 ``numpy``, ``cython`` or ``cpp_standalone``. CASE is the ``.npz`` file written
 by ``run.py``; BUILD the folder for Cython's cache (``brian`` for Brian's own) or for
@@ -43,7 +44,7 @@ def inputs(case, **kwds):
     )
 
 
-def _hetero(case, order):
+def _hetero(case, order, rule=True):
     """A rule call per synaptic event, on the Synapses' own w and the targets' pool."""
     from brian2 import NeuronGroup, Synapses
 
@@ -53,9 +54,12 @@ def _hetero(case, order):
     P = inputs(case)
     G = NeuronGroup(N, "v : 1\npool : 1", name="targets")
     G.pool = case["pool_init"]
-    getw = bugmann2012(W0=case["W0"], eta=case["eta"], name="getw")
-    S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", namespace={"getw": getw},
-                 name="synapses")
+    if rule:
+        getw = bugmann2012(W0=case["W0"], eta=case["eta"], name="getw")
+        S = Synapses(P, G, "w : 1", on_pre="v_post += getw(i, j)", namespace={"getw": getw},
+                     name="synapses")
+    else:
+        S = Synapses(P, G, "w : 1", on_pre="v_post += w", name="synapses")
     pre, post = case[order]
     if case["p"] < 1:
         S.connect(i=pre, j=post)
@@ -81,6 +85,15 @@ def hetero(case):
 def hetero_src(case):
     """Brian's default order of connect(): synapse by synapse of each source."""
     return _hetero(case, "by_source")
+
+
+def plain(case):
+    """
+    The same network, spikes and synapse order as ``hetero``, without the rule:
+    what Brian itself takes to deliver the spikes on the target, which no
+    implementation of the rule can save.
+    """
+    return _hetero(case, "by_target", rule=False)
 
 
 def relay(case):
@@ -182,7 +195,8 @@ def netop(case):
     return [P, G, S, redistribute], result
 
 
-IMPLEMENTATIONS = {"hetero": hetero, "hetero_src": hetero_src, "relay": relay, "netop": netop}
+IMPLEMENTATIONS = {"hetero": hetero, "hetero_src": hetero_src, "plain": plain, "relay": relay,
+                   "netop": netop}
 
 
 def main(argv):

@@ -37,14 +37,21 @@ def test_quick_benchmark_outputs_agree(tmp_path):
         targets.setdefault(r["implementation"], set()).add(r["target"])
     runtime = {"numpy", "cython"}
     everywhere = runtime | {"cpp_standalone"}
-    assert targets == {"floor": {"c++"}, "hetero": everywhere, "hetero_src": everywhere,
-                       "netop": runtime}
+    # (the network without the rule comes with the rule's rows)
+    assert targets == {"floor": {"c++"}, "plain": everywhere, "hetero": everywhere,
+                       "hetero_src": everywhere, "netop": runtime}
     rows = [r for r in rows if r["run_s"] is not None]
+    plain = {(r["M"], r["N"], r["p"], r["target"]): r["run_s"] for r in rows if r["implementation"] == "plain"}
     for r in rows:
         assert r["checked_targets"] == r["N"]
         assert r["peak_bytes"] > 0
+        if r["implementation"] == "plain":
+            assert r["max_diff"] is None and r["own_s"] is None
+            continue
         assert r["max_diff"] <= TOLERANCE
         assert r["max_diff_floor"] <= TOLERANCE
+        if r["implementation"].startswith("hetero"):
+            assert r["own_s"] == r["run_s"] - plain[r["M"], r["N"], r["p"], r["target"]]
     with open(tmp_path / "results.csv", newline="") as f:
         table = list(csv.DictReader(f))
     assert [(r["implementation"], r["target"]) for r in table] == [
