@@ -3,6 +3,8 @@ The built-in rules, each a rule of the language (`spec.LIBRARY`) with its
 parameters checked: call one to get a `HeteroRule`.
 """
 
+import textwrap
+
 from .rule import HeteroRule
 from .spec import LIBRARY
 
@@ -14,6 +16,42 @@ __all__ = [
     "redistribution",
 ]
 
+_TRIGGERS = """\
+    Three triggers apply it (see `HeteroRule.apply_to`): a call
+    ``norm(i, j)`` in ``on_pre`` code, on every presynaptic spike;
+    ``norm.apply_to(S, on='post_spike')`` (``'pre_spike'`` over ``'pre'``),
+    once per spike of each neuron, in the ``'synapses'`` slot of the step in
+    which it spiked; ``norm.apply_to(S, every=10*ms)``, for every neuron, in
+    the ``'end'`` slot of the time steps at t = 0, 10 ms, 20 ms, ... (Brian
+    runs an object of period T at the multiples of T). ``when=`` changes the
+    slot. Weights that other code (STDP) changes after the last application
+    of a run no longer sum to ``W_total`` at its end: check the totals right
+    after an application (e.g. with a monitor in the same slot)."""
+
+
+def _documented(rule):
+    """Put the statements of the built-in ``rule``, as `spec.LIBRARY`
+    defines them, into its function's docstring in place of
+    ``{statements}`` (and those over 'pre' after them, where they differ),
+    and the triggers of a normalisation in place of ``{triggers}``."""
+
+    def block(code):
+        return textwrap.indent(textwrap.dedent(code).strip(), " " * 8)
+
+    def decorate(function):
+        if function.__doc__ is None:  # (python -OO)
+            return function
+        spec = LIBRARY[rule]
+        text = block(spec.code)
+        if spec.code_pre is not None and spec.code_pre != spec.code:
+            text += "\n\n    and over ``'pre'``::\n\n" + block(spec.code_pre)
+        function.__doc__ = (function.__doc__.replace("        {statements}", text)
+                            .replace("    {triggers}", _TRIGGERS))
+        return function
+
+    return decorate
+
+
 def _make(rule, values, name, unit=None, over="post", **renamed):
     spec = LIBRARY[rule]
     code = spec.code_for(over) if over in ("post", "pre") else None
@@ -23,7 +61,7 @@ def _make(rule, values, name, unit=None, over="post", **renamed):
             + f", got over = {over!r}."
         )
     variables = {key: value for key, value in renamed.items() if value != key}
-    return HeteroRule(
+    made = HeteroRule(
         code,
         parameters=values,
         returns=spec.returns,
@@ -34,8 +72,12 @@ def _make(rule, values, name, unit=None, over="post", **renamed):
         over=over,
         _spec_parameters=spec.parameters,
     )
+    # (what a missing variable's message tells to give instead)
+    made._renaming = (rule, tuple(renamed))
+    return made
 
 
+@_documented("bugmann2012")
 def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):
     """
     Bugmann's (2012) heterosynaptic rule, with a weight pool per neuron.
@@ -80,12 +122,7 @@ def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):
     with a pool of that neuron is written with `HeteroRule` and
     ``over='pre'`` (``pool_pre``). In the rule language::
 
-        d = int(w_sib > w) * w_sib * ((w_sib - w) / (W0 + w_sib))
-        gain = sum(d)
-        w_sib -= d
-        from_pool = eta * pool_post
-        w = w + gain + from_pool
-        pool_post -= from_pool
+        {statements}
 
     References
     ----------
@@ -109,6 +146,7 @@ def bugmann2012(W0, eta, w="w", pool="pool", name="bugmann2012*"):
     return _make("bugmann2012", {"W0": W0, "eta": eta}, name, w=w, pool=pool)
 
 
+@_documented("normalise_multiplicative")
 def normalise_multiplicative(W_total, eta=1.0, w="w", name="normalise_multiplicative*", over="post"):
     """
     Multiplicative normalisation of the weights onto each neuron (or, with
@@ -139,12 +177,13 @@ def normalise_multiplicative(W_total, eta=1.0, w="w", name="normalise_multiplica
 
     Notes
     -----
+    {triggers}
+
     Weights must be finite and non-negative; a neuron whose weights sum to 0
     gets NaN weights, which the check after the run reports. In the rule
     language::
 
-        total = sum(w_sib)
-        w_sib *= 1 + eta * (W_total / total - 1)
+        {statements}
 
     References
     ----------
@@ -154,6 +193,7 @@ def normalise_multiplicative(W_total, eta=1.0, w="w", name="normalise_multiplica
     return _make("normalise_multiplicative", {"W_total": W_total, "eta": eta}, name, w=w, over=over)
 
 
+@_documented("normalise_subtractive")
 def normalise_subtractive(W_total, w="w", name="normalise_subtractive*", over="post"):
     """
     Subtractive normalisation of the weights onto each neuron (or, with
@@ -182,11 +222,11 @@ def normalise_subtractive(W_total, w="w", name="normalise_subtractive*", over="p
 
     Notes
     -----
+    {triggers}
+
     In the rule language::
 
-        total = sum(w_sib)
-        n = count()
-        w_sib = clip(w_sib - (total - W_total) / n, 0, inf)
+        {statements}
 
     References
     ----------
@@ -196,6 +236,7 @@ def normalise_subtractive(W_total, w="w", name="normalise_subtractive*", over="p
     return _make("normalise_subtractive", {"W_total": W_total}, name, w=w, over=over)
 
 
+@_documented("field2020")
 def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*", over="post"):
     """
     Strongest-other depression: a spike at synapse (i, j) multiplies its own
@@ -225,12 +266,9 @@ def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*", over="post"):
 
     Notes
     -----
-    In the rule language (over='pre': ``j_sib`` and ``j`` for ``i_sib``
-    and ``i``)::
+    In the rule language::
 
-        strongest = argmax(w_sib, i_sib != i)
-        w_sib *= 1 + (b - 1) * int(i_sib == strongest)
-        w *= a
+        {statements}
 
     References
     ----------
@@ -241,6 +279,7 @@ def field2020(a=1.65, b=0.62, w="w", unit=None, name="field2020*", over="post"):
     return _make("field2020", {"a": a, "b": b}, name, unit=unit, w=w, over=over)
 
 
+@_documented("redistribution")
 def redistribution(alpha, w="w", unit=None, name="redistribution*", over="post"):
     """
     Conservative redistribution: a spike at synapse (i, j) takes the fraction
@@ -272,8 +311,6 @@ def redistribution(alpha, w="w", unit=None, name="redistribution*", over="post")
     -----
     In the rule language::
 
-        taken = sum(alpha * w_sib)
-        w_sib -= alpha * w_sib
-        w += taken
+        {statements}
     """
     return _make("redistribution", {"alpha": alpha}, name, unit=unit, w=w, over=over)

@@ -4,9 +4,9 @@ statements into the lines that the target's templates place in the rule's
 function, with Brian's own expression renderers doing the expressions.
 
 There are two printers: C (one function, compiled by Cython and by
-cpp_standalone alike) and numpy. Both implement the semantics of the README's
-"Semantics" section: every value is a float64, numbers are float64
-literals, ``/`` is true division, ``int`` truncates toward zero to a float,
+cpp_standalone alike) and numpy. Both implement the semantics of the user
+guide's "Semantics" page (docs/guide/semantics.md): every value is a
+float64, numbers are float64 literals, ``/`` is true division, ``int`` truncates toward zero to a float,
 ``clip(x, low, high)`` is ``min(max(x, low), high)``, ``**`` is the C
 library's ``pow``, NaN in a ``max``, ``min`` or ``argmax`` gives NaN, and
 ``sum`` adds in eight interleaved running sums (see `LANES`).

@@ -46,7 +46,7 @@ class HeteroRule(Function, Group):
         value of the rule's own. A statement that uses a sibling value is
         applied to every sibling; ``sum``, ``max``, ``min``, ``count`` and
         ``argmax`` reduce sibling values to one, with an optional condition as
-        second argument. See the README for the full notation.
+        second argument. See the user guide for the full notation.
     parameters : dict, optional
         The parameters' names and values (with units). They become
         variables of the rule: ``rule.alpha = 0.2`` between runs, and

@@ -299,16 +299,16 @@ class Caller:
                     f"('{name} : ...') and update it in a pathway of its own."
                 )
             writes = x in code.written
-            self.synaptic[x] = (name, self._variable(rule, synapses, name, "per-synapse", synapses, writes))
+            self.synaptic[x] = (name, self._variable(rule, synapses, name, "per-synapse", synapses, writes, x))
         self.neuronal = {}
         for x in sorted(code.neuronal):
             name = renamed.get(x, x)
             writes = code.writes_neuron(x)
-            self.neuronal[x] = (name, self._variable(rule, self.group, name, "per-neuron", shared, writes))
+            self.neuronal[x] = (name, self._variable(rule, self.group, name, "per-neuron", shared, writes, x))
         self.other = {}
         for x in sorted(code.other):
             name = renamed.get(x, x)
-            var = self._variable(rule, self.other_group, name, "per-neuron", other, False)
+            var = self._variable(rule, self.other_group, name, "per-neuron", other, False, x)
             for y, (written, mine) in self.neuronal.items():
                 if mine is var and code.writes_neuron(y):
                     raise ValueError(
@@ -356,14 +356,18 @@ class Caller:
         return self.all_variables() + [(n, self.other_group, v, False) for n, v in self.other.values()]
 
     @staticmethod
-    def _variable(rule, group, name, kind, shown, writes):
+    def _variable(rule, group, name, kind, shown, writes, x):
         var = group.variables.get(name)
         what = f"Rule '{rule.name}' acts on the {kind} variable '{name}' of '{shown.name}'"
         if var is None:
+            # (a built-in rule names its variables with arguments of its own)
+            function, arguments = getattr(rule, "_renaming", (None, ()))
+            other = (f"{function}(..., {x}='...')" if x in arguments
+                     else "variables={" + repr(x) + ": '...'}")
             raise KeyError(
                 f"{what}, which has no variable '{name}'. Add it to its equations "
                 f"(e.g. '{name} : {get_unit(rule.dim) if rule.dim is not DIMENSIONLESS else 1}') "
-                "or name another one with variables={...}."
+                f"or name another one with {other}."
             )
         per_item = (
             isinstance(var, DynamicArrayVariable)

@@ -11,8 +11,8 @@ TARGETS = ["numpy", "cython", "cpp_standalone"]
 # pytest-xdist (--dist loadfile --no-loadscope-reorder) gives each of two
 # workers one file, then one more, then the rest to whichever is free. The
 # files that take longest start first (measured with --durations=0).
-FIRST = ["test_errors.py", "test_outgoing.py", "test_rule.py", "test_semantics.py", "test_benchmark.py",
-         "test_library.py", "test_fuzz.py", "test_openmp.py", "test_triggers.py", "test_codegen.py",
+FIRST = ["test_errors.py", "test_docs.py", "test_outgoing.py", "test_rule.py", "test_semantics.py",
+         "test_benchmark.py", "test_library.py", "test_fuzz.py", "test_openmp.py", "test_triggers.py", "test_codegen.py",
          "test_language.py"]
 
 

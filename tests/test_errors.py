@@ -153,8 +153,11 @@ def test_call_from_python():
 @pytest.mark.parametrize(
     "kwds, error, text",
     [
-        (dict(syn_model="u : 1", w=None), KeyError, "has no variable 'w'"),
-        (dict(group_model="v : 1", pool=None), KeyError, "has no variable 'pool'"),
+        (dict(syn_model="u : 1", w=None), KeyError,
+         "has no variable 'w'. Add it to its equations (e.g. 'w : 1') or name another one with "
+         "bugmann2012(..., w='...')"),
+        (dict(group_model="v : 1", pool=None), KeyError,
+         "or name another one with bugmann2012(..., pool='...')"),
         (dict(syn_model="w : 1 (shared)"), TypeError, "'w' is not a per-synapse variable"),
         (dict(group_model="v : 1\npool : 1 (shared)"), TypeError, "'pool' is not a per-neuron variable"),
         (dict(syn_model="w : 1 (constant)"), TypeError, "'w' is constant"),
@@ -170,6 +173,18 @@ def test_bad_variables(target, capfd, kwds, error, text):
     cause = root_cause(info.value)
     assert isinstance(cause, error), repr(cause)
     assert text in str(cause), str(cause)
+
+
+def test_missing_variable_of_a_rule_says_how_to_rename_it(target):
+    rule = HeteroRule("total = sum(w_sib)\nw_sib *= scale_post / total", name="scaled")
+    net, getw, S, G = network(code="v_post += scaled(i, j)")
+    S.namespace["scaled"] = rule
+    with pytest.raises(Exception) as info:
+        net.run(5 * ms)
+    cause = root_cause(info.value)
+    assert isinstance(cause, KeyError), repr(cause)
+    assert ("has no variable 'scale'. Add it to its equations (e.g. 'scale : 1') or name another "
+            "one with variables={'scale': '...'}") in str(cause), str(cause)
 
 
 @pytest.mark.parametrize(

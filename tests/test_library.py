@@ -185,3 +185,21 @@ def test_units_of_a_user_rule(target):
     # input 0 onto neurons 0 and 1: w -> w - 0.5 * (w - 1 mV) for its siblings
     np.testing.assert_allclose(np.asarray(S.w[:] / mV), [2, 3, 4, 5], atol=1e-12)
     np.testing.assert_allclose(np.asarray(G.v[:] / mV), [2, 3], atol=1e-12)
+
+
+def test_docstrings_show_the_statements_of_the_library():
+    import textwrap
+
+    from brian2_hetero.spec import LIBRARY
+
+    functions = {f.__name__: f for f in (bugmann2012, field2020, normalise_multiplicative,
+                                         normalise_subtractive, redistribution)}
+    assert set(functions) == set(LIBRARY)
+    for name, spec in LIBRARY.items():
+        doc = functions[name].__doc__
+        assert "{statements}" not in doc and "{triggers}" not in doc, name
+        shown = "\n".join(line[8:] for line in doc.splitlines() if line.startswith(" " * 8))
+        for code in {spec.code, spec.code_pre} - {None}:
+            assert textwrap.dedent(code).strip() in shown, name
+    for normalisation in (normalise_multiplicative, normalise_subtractive):
+        assert "apply_to(S, every=10*ms)" in normalisation.__doc__

@@ -2,7 +2,7 @@
 One meaning on every target: small rules whose arithmetic, passes and
 special values once gave different numbers on numpy, Cython and
 cpp_standalone, each against a plain-Python statement of the semantics the
-README's "Semantics" section gives.
+user guide gives (docs/guide/semantics.md).
 """
 
 import copy
