@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 
 import numpy as np
@@ -23,6 +24,7 @@ from brian2 import (
 )
 from brian2.devices import reinit_devices
 
+import brian2_hetero
 from brian2_hetero import HeteroCompileError, bugmann2012
 from brian2_hetero.render import TEMPLATE_FILES
 from reference import Pathway, simulate
@@ -285,6 +287,35 @@ def test_order_warning_only_for_real_order_dependence(target, code, warned):
     assert bool(flagged) == warned, records.messages
 
 
+def test_sdist_holds_the_sources_and_builds_a_wheel_that_installs(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(dist), str(ROOT)],
+                   check=True, capture_output=True)
+    (sdist,) = dist.glob("brian2_hetero-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for path in ("LICENSE", "CHANGELOG.md", "README.md", "pyproject.toml", "docs/conf.py",
+                 "docs/guide/usage.md", "tests/conftest.py", "tests/fuzz/generate.py",
+                 "benchmarks/floor.cpp", *(f"templates/{t}" for t in TEMPLATE_FILES.values())):
+        assert path in names, path
+    assert not any("__pycache__" in name or name.startswith("benchmarks/results") for name in names)
+    # a wheel made from the sdist alone, as pip does without the repository
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(sdist)],
+                   check=True)
+    (wheel,) = wheels.glob("brian2_hetero-*.whl")
+    target = tmp_path / "installed"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                    str(wheel)], check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import brian2_hetero, brian2_hetero.render as r\n"
+         "print(brian2_hetero.__file__, brian2_hetero.__version__, len(r.TEMPLATE_FILES))"],
+        env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path, check=True, capture_output=True,
+        text=True).stdout.split()
+    assert out[0].startswith(str(target)) and out[1] == brian2_hetero.__version__
+    assert int(out[2]) == len(TEMPLATE_FILES)
+
+
 def test_wheel_ships_templates_and_renders_them(tmp_path):
     wheels = tmp_path / "wheels"
     subprocess.run(
@@ -292,9 +323,15 @@ def test_wheel_ships_templates_and_renders_them(tmp_path):
         check=True,
     )
     (wheel,) = wheels.glob("brian2_hetero-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
+    archive = zipfile.ZipFile(wheel)
+    names = archive.namelist()
     for path in TEMPLATE_FILES.values():
         assert f"brian2_hetero/templates/{path}" in names
+    # the licence travels with the package, and its metadata names it
+    (info,) = {name.split("/")[0] for name in names if ".dist-info/" in name}
+    assert f"{info}/licenses/LICENSE" in names
+    metadata = archive.read(f"{info}/METADATA").decode()
+    assert "License-Expression: CECILL-2.1" in metadata and "Classifier: " in metadata
     target = tmp_path / "installed"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

@@ -1,0 +1,36 @@
+"""The examples in their quick form: each runs, checks its network against
+its own plain NumPy procedure, prints its numbers and writes its figure."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_field2020_fig3_quick(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "field2020_fig3.py"), "--quick", "--output",
+         str(tmp_path / "out")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    out = proc.stdout
+    print(out)
+    # every pairing of the network equals the published procedure in NumPy
+    (difference,) = re.findall(r"largest difference (\S+) ", out)
+    assert float(difference) <= 1e-12
+    points = dict(re.findall(r"crossing (3A|3B|3C ehet=[0-9.]+) = (-?[0-9.]+)", out))
+    assert set(points) == {"3A", "3B", "3C ehet=0.90", "3C ehet=0.62", "3C ehet=0.40",
+                           "3C ehet=0.20", "3C ehet=0.05"}
+    values = {key: float(value) for key, value in points.items()}
+    assert all(-1 <= v <= 1 for v in values.values())
+    # 3A and 3B are the sweep's 0.62 and 0.2
+    assert values["3A"] == values["3C ehet=0.62"] and values["3B"] == values["3C ehet=0.20"]
+    # stronger depression, higher set point (the paper's Fig. 3C), at the ends of the sweep
+    assert values["3C ehet=0.05"] > values["3C ehet=0.90"]
+    png = (tmp_path / "out" / "field2020_fig3.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
+    assert np.isfinite(list(values.values())).all()
