@@ -3,6 +3,7 @@ The built-in rules, each a rule of the language (`spec.LIBRARY`) with its
 parameters checked: call one to get a `HeteroRule`.
 """
 
+import re
 import textwrap
 
 from .rule import HeteroRule
@@ -17,36 +18,47 @@ __all__ = [
 ]
 
 _TRIGGERS = """\
-    Three triggers apply it (see `HeteroRule.apply_to`): a call
-    ``norm(i, j)`` in ``on_pre`` code, on every presynaptic spike;
-    ``norm.apply_to(S, on='post_spike')`` (``'pre_spike'`` over ``'pre'``),
-    once per spike of each neuron, in the ``'synapses'`` slot of the step in
-    which it spiked; ``norm.apply_to(S, every=10*ms)``, for every neuron, in
-    the ``'end'`` slot of the time steps at t = 0, 10 ms, 20 ms, ... (Brian
-    runs an object of period T at the multiples of T). ``when=`` changes the
-    slot. Weights that other code (STDP) changes after the last application
-    of a run no longer sum to ``W_total`` at its end: check the totals right
-    after an application (e.g. with a monitor in the same slot)."""
+Three triggers apply it (see `HeteroRule.apply_to`): a call
+``norm(i, j)`` in ``on_pre`` code, on every presynaptic spike;
+``norm.apply_to(S, on='post_spike')`` (``'pre_spike'`` over ``'pre'``),
+once per spike of each neuron, in the ``'synapses'`` slot of the step in
+which it spiked; ``norm.apply_to(S, every=10*ms)``, for every neuron, in
+the ``'end'`` slot of the time steps at t = 0, 10 ms, 20 ms, ... (Brian
+runs an object of period T at the multiples of T). ``when=`` changes the
+slot. Weights that other code (STDP) changes after the last application
+of a run no longer sum to ``W_total`` at its end: check the totals right
+after an application (e.g. with a monitor in the same slot)."""
 
 
 def _documented(rule):
     """Put the statements of the built-in ``rule``, as `spec.LIBRARY`
-    defines them, into its function's docstring in place of
+    defines them, into its function's docstring in place of the line
     ``{statements}`` (and those over 'pre' after them, where they differ),
-    and the triggers of a normalisation in place of ``{triggers}``."""
+    and the triggers of a normalisation in place of the line
+    ``{triggers}``, each indented as that line (Python 3.13 strips the
+    indentation of docstrings, earlier versions keep it)."""
 
-    def block(code):
-        return textwrap.indent(textwrap.dedent(code).strip(), " " * 8)
+    def put(doc, placeholder, text):
+        """``doc`` with the line ``placeholder`` replaced by the ``text(indentation)``."""
+        match = re.search(r"^([ \t]*)" + re.escape(placeholder) + r"$", doc, re.M)
+        if match is None:
+            return doc
+        return doc[:match.start()] + text(match.group(1)) + doc[match.end():]
+
+    def statements(indentation):
+        # (a literal block: the paragraph around it is 4 columns to the left)
+        spec = LIBRARY[rule]
+        text = textwrap.indent(textwrap.dedent(spec.code).strip(), indentation)
+        if spec.code_pre is not None and spec.code_pre != spec.code:
+            text += (f"\n\n{indentation[:-4]}and over ``'pre'``::\n\n"
+                     + textwrap.indent(textwrap.dedent(spec.code_pre).strip(), indentation))
+        return text
 
     def decorate(function):
-        if function.__doc__ is None:  # (python -OO)
-            return function
-        spec = LIBRARY[rule]
-        text = block(spec.code)
-        if spec.code_pre is not None and spec.code_pre != spec.code:
-            text += "\n\n    and over ``'pre'``::\n\n" + block(spec.code_pre)
-        function.__doc__ = (function.__doc__.replace("        {statements}", text)
-                            .replace("    {triggers}", _TRIGGERS))
+        if function.__doc__ is not None:  # (None under python -OO)
+            doc = put(function.__doc__, "{statements}", statements)
+            function.__doc__ = put(doc, "{triggers}", lambda indentation: textwrap.indent(
+                _TRIGGERS, indentation))
         return function
 
     return decorate

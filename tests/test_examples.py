@@ -29,8 +29,6 @@ def test_field2020_fig3_quick(tmp_path):
     assert all(-1 <= v <= 1 for v in values.values())
     # 3A and 3B are the sweep's 0.62 and 0.2
     assert values["3A"] == values["3C ehet=0.62"] and values["3B"] == values["3C ehet=0.20"]
-    # stronger depression, higher set point (the paper's Fig. 3C), at the ends of the sweep
-    assert values["3C ehet=0.05"] > values["3C ehet=0.90"]
     png = (tmp_path / "out" / "field2020_fig3.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
     assert np.isfinite(list(values.values())).all()

@@ -188,6 +188,7 @@ def test_units_of_a_user_rule(target):
 
 
 def test_docstrings_show_the_statements_of_the_library():
+    import inspect
     import textwrap
 
     from brian2_hetero.spec import LIBRARY
@@ -196,9 +197,10 @@ def test_docstrings_show_the_statements_of_the_library():
                                          normalise_subtractive, redistribution)}
     assert set(functions) == set(LIBRARY)
     for name, spec in LIBRARY.items():
-        doc = functions[name].__doc__
+        # (as help() shows it: Python 3.13 strips a docstring's indentation, earlier ones keep it)
+        doc = inspect.cleandoc(functions[name].__doc__)
         assert "{statements}" not in doc and "{triggers}" not in doc, name
-        shown = "\n".join(line[8:] for line in doc.splitlines() if line.startswith(" " * 8))
+        shown = "\n".join(line[4:] for line in doc.splitlines() if line.startswith(" " * 4))
         for code in {spec.code, spec.code_pre} - {None}:
             assert textwrap.dedent(code).strip() in shown, name
     for normalisation in (normalise_multiplicative, normalise_subtractive):
