@@ -89,15 +89,16 @@ class Pairings:
         post = np.repeat(np.arange(n), CHANNELS)
         channel = np.tile(np.arange(CHANNELS), n)
         pre = (post % CHANNELS) * CHANNELS + channel
+        # each synapse's initial weight, in synapse order (also the run_args of each run)
+        self.initial = {"E": E[post // CHANNELS, channel], "I": I[post // CHANNELS, channel]}
         self.rules, self.synapses = {}, {}
-        for kind, initial in (("E", E), ("I", I)):
+        for kind in "EI":
             rule = field2020(a=POTENTIATION, b=EHET_3A, name=f"field_{kind}")
             S = Synapses(P, G, "w : 1", on_pre=f"v_post += field_{kind}(i, j)",
                          namespace={f"field_{kind}": rule}, name=f"synapses_{kind}")
             S.connect(i=pre, j=post)
-            S.w = initial[post // CHANNELS, channel]
+            S.w = self.initial[kind]
             self.rules[kind], self.synapses[kind] = rule, S
-        self.initial = {"E": E[post // CHANNELS, channel], "I": I[post // CHANNELS, channel]}
         self.shape = (trials, CHANNELS, CHANNELS)
         self.net = Network(P, G, *self.synapses.values(), *self.rules.values())
         self.built = False
