@@ -296,9 +296,11 @@ class Floor:
         }
 
 
-def run_worker(implementation, target, case, build, name, timeout):
+def run_worker(implementation, target, case, build, name, timeout, unoptimised=False):
     prefix = os.path.join(case.folder, name)
     command = [sys.executable, os.path.join(HERE, "worker.py"), implementation, target, case.file, build, prefix]
+    if unoptimised:
+        command.append("unoptimised")
     run_process(command, timeout)
     with open(prefix + ".json") as f:
         result = json.load(f)
@@ -425,7 +427,7 @@ class Bench:
 
     def build_folder(self, implementation, target):
         if target == "cython" and self.quick:
-            # --quick keeps Brian's own Cython cache, so that it is fast when run again
+            # --quick keeps its Cython cache, so that it is fast when run again
             return "brian"
         return os.path.join(self.work, f"{implementation}-{target}")
 
@@ -446,7 +448,7 @@ class Bench:
         if implementation == "floor":
             return self.floor.run(case, timeout)
         name = f"{implementation}-{target}-{round_}"
-        return run_worker(implementation, target, case, self.build_folder(*key), name, timeout)
+        return run_worker(implementation, target, case, self.build_folder(*key), name, timeout, self.quick)
 
     def measure(self, case, first):
         """
@@ -625,8 +627,9 @@ def main(argv=None):
           f"{RATE_HZ:g} Hz, {DURATION_S:g} s, dt {DT_S * 1e3:g} ms; "
           f"{repeats} cached run(s) per size")
     if args.quick:
-        print("quick: the Cython code is compiled into Brian's own cache, which is not emptied first;"
-              " first-build times depend on earlier runs")
+        print("quick: Brian's code is compiled at -O0 (the rule's function keeps its own pragmas), the Cython"
+              " code into a cache of its own (~/.cython/brian2_hetero_quick_O0), which is not emptied first;"
+              " the times check nothing")
     started = time.perf_counter()
 
     def progress(message):

@@ -1,7 +1,7 @@
 """
 Run one implementation of the rule on one Brian target, in a process of its own.
 
-Usage: ``python worker.py IMPLEMENTATION TARGET CASE BUILD RESULT``
+Usage: ``python worker.py IMPLEMENTATION TARGET CASE BUILD RESULT [unoptimised]``
 
 IMPLEMENTATION is ``hetero`` (brian2_hetero's rule, synapses grouped by target),
 ``hetero_src`` (the same in Brian's default synapse order), ``plain`` (the
@@ -11,7 +11,9 @@ relay-neuron network in plain Brian) or ``netop`` (a network_operation); TARGET 
 by ``run.py``; BUILD the folder for Cython's cache (``brian`` for Brian's own) or for
 the standalone project, left in place so that a second call with the same
 folder measures a cached build; RESULT the prefix of the two output files: ``RESULT.json`` (times and
-memory) and ``RESULT.npz`` (final weights and pools).
+memory) and ``RESULT.npz`` (final weights and pools). ``unoptimised`` compiles
+Brian's code at -O0 (the rule's own function keeps its pragmas), Cython's
+into a cache of its own: the checks of ``run.py --quick``, whose times mean nothing.
 """
 
 import json
@@ -200,7 +202,9 @@ IMPLEMENTATIONS = {"hetero": hetero, "hetero_src": hetero_src, "plain": plain, "
 
 
 def main(argv):
-    implementation, target, case_file, build, result_prefix = argv
+    implementation, target, case_file, build, result_prefix, *mode = argv
+    if mode not in ([], ["unoptimised"]):
+        raise SystemExit(f"worker.py: unknown mode {mode}")
     from brian2 import Network, defaultclock, device, get_device, prefs, second, set_device
     from brian2_hetero import allocator
 
@@ -211,6 +215,12 @@ def main(argv):
     defaultclock.dt = case["dt"] * second
     duration = case["n_steps"] * case["dt"] * second
     standalone = target == "cpp_standalone"
+    if mode:
+        flags = prefs.codegen.cpp.extra_compile_args_gcc
+        prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0"]
+        # (Brian's cache key ignores the flags: these modules must not land in its own cache)
+        if build == "brian":
+            build = os.path.expanduser("~/.cython/brian2_hetero_quick_O0")
     if standalone:
         set_device("cpp_standalone", directory=build, build_on_run=False)
         rss_file = os.path.join(os.path.abspath(build), "peak_rss.txt")

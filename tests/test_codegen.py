@@ -296,7 +296,8 @@ def test_sdist_and_its_wheel_ship_the_sources_and_render_the_templates(tmp_path)
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for path in ("LICENSE", "CHANGELOG.md", "README.md", "pyproject.toml", "docs/conf.py",
                  "docs/guide/usage.md", "tests/conftest.py", "tests/fuzz/generate.py",
-                 "benchmarks/floor.cpp", *(f"templates/{t}" for t in TEMPLATE_FILES.values())):
+                 "benchmarks/floor.cpp", "examples/diehl_cook_2015.py", "examples/field2020_fig3.py",
+                 *(f"templates/{t}" for t in TEMPLATE_FILES.values())):
         assert path in names, path
     assert not any("__pycache__" in name or name.startswith("benchmarks/results") for name in names)
     # the wheel is made from the sdist alone, as pip does without the repository

@@ -32,3 +32,28 @@ def test_field2020_fig3_quick(tmp_path):
     png = (tmp_path / "out" / "field2020_fig3.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
     assert np.isfinite(list(values.values())).all()
+
+
+def test_diehl_cook_2015_quick(tmp_path):
+    # (timed on cpp_standalone, where it runs, and on numpy; its Cython
+    # modules would only add minutes of compilation to the test run)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "diehl_cook_2015.py"), "--quick", "--timing",
+         "cpp_standalone,numpy", "--output", str(tmp_path / "out")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    out = proc.stdout
+    print(out)
+    print("time per digit not measured on cython here: its compilation would take minutes")
+    # the network normalised every neuron's input weights, the control did not
+    (deviation,) = re.findall(r"input total from (\S+): (\S+);", out)
+    assert float(deviation[1]) <= 1e-9 * float(deviation[0])
+    low, high = map(float, re.findall(r"control totals from (\S+) to (\S+)", out)[0])
+    assert high - low > 1e-3
+    accuracy = dict(re.findall(r"accuracy (normalised|control) = ([0-9.]+)", out))
+    assert set(accuracy) == {"normalised", "control"}
+    assert all(0 <= float(a) <= 1 for a in accuracy.values())
+    times = dict(re.findall(r"time per digit (\S+) = ([0-9.]+) ms", out))
+    assert set(times) == {"cpp_standalone", "numpy"} and all(float(t) > 0 for t in times.values())
+    png = (tmp_path / "out" / "diehl_cook_2015.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
