@@ -217,7 +217,7 @@ def main(argv):
     standalone = target == "cpp_standalone"
     if mode:
         flags = prefs.codegen.cpp.extra_compile_args_gcc
-        prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0"]
+        prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0", "-g0"]
         # (Brian's cache key ignores the flags: these modules must not land in its own cache)
         if build == "brian":
             build = os.path.expanduser("~/.cython/brian2_hetero_quick_O0")

@@ -27,8 +27,9 @@ def pytest_collection_modifyitems(items):
 # with Brian's own flags, what a user gets: the semantics of the rule
 # language, the differential fuzzer, the code generation itself. The other
 # files, whose cases repeat the same templates with other rules and
-# connectivity, compile at -O0, Cython's modules in a cache of their own
-# (Brian's cache key ignores the flags). The rule's own function fixes its
+# connectivity, compile at -O0 and without debug information (Python's own
+# flags add -g to Cython's modules), Cython's modules in a cache of their
+# own (Brian's cache key ignores the flags). The rule's own function fixes its
 # floating-point behaviour with its own pragmas at every level.
 BRIAN_FLAGS = {"test_semantics.py", "test_fuzz.py", "test_codegen.py", "test_benchmark.py"}
 _compiling = {"brian_flags": True}
@@ -52,7 +53,7 @@ class Target:
         prefs._backup()
         if not _compiling["brian_flags"]:
             flags = prefs.codegen.cpp.extra_compile_args_gcc
-            prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0"]
+            prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0", "-g0"]
         if self.standalone:
             set_device("cpp_standalone", directory=self.directory, **kwds)
             prefs.devices.cpp_standalone.openmp_threads = self.threads

@@ -34,7 +34,7 @@ PRELUDE = """\
 import os
 from brian2 import prefs, set_device
 flags = prefs.codegen.cpp.extra_compile_args_gcc
-prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0"]
+prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0", "-g0"]
 if {target!r} == "cpp_standalone":
     set_device("cpp_standalone", directory="standalone")
 else:
