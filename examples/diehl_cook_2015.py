@@ -282,8 +282,10 @@ def main(argv=None):
     epochs = args.epochs if args.epochs is not None else (0.1 if args.quick else 3.0)
     if neurons < 1:
         parser.error(f"--neurons must be positive, got {neurons}")
-    if not epochs > 0:
-        parser.error(f"--epochs must be positive, got {epochs}")
+    if not (epochs > 0 and np.isfinite(epochs)):
+        parser.error(f"--epochs must be positive and finite, got {epochs}")
+    if args.seed < 0:
+        parser.error(f"--seed must not be negative, got {args.seed}")
     timing = [t for t in args.timing.split(",") if t]
     for t in timing:
         if t not in TARGETS:

@@ -1,5 +1,6 @@
-"""The examples in their quick form: each runs, checks its network against
-its own plain NumPy procedure, prints its numbers and writes its figure."""
+"""The examples in their quick form: each runs, checks its network (against
+the published procedure in NumPy, or the totals the normalisation keeps),
+prints its numbers and writes its figure."""
 
 import re
 import subprocess
