@@ -85,7 +85,7 @@ def test_code_block_runs(tmp_path, target, page, line, code, check, targets, rea
         pytest.skip(f"{page}:{line} is not for {target}: {reason}")
     script = PRELUDE.format(target=target) + code + "\n" + check + "\n"
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                          text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 0, f"{page}:{line} on {target}:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
 
 
@@ -94,7 +94,7 @@ def test_sphinx_builds_without_warnings(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(ROOT / "docs"),
          str(out)],
-        capture_output=True, text=True, timeout=900)
+        capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-5000:]
     # (the page's text, without the markup of its highlighted code)
     api = html.unescape(re.sub(r"<[^>]+>", "", (out / "api.html").read_text()))

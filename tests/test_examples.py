@@ -16,7 +16,7 @@ def test_field2020_fig3_quick(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "field2020_fig3.py"), "--quick", "--output",
          str(tmp_path / "out")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     out = proc.stdout
     print(out)
@@ -41,7 +41,7 @@ def test_diehl_cook_2015_quick(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "diehl_cook_2015.py"), "--quick", "--timing",
          "cpp_standalone,numpy", "--output", str(tmp_path / "out")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     out = proc.stdout
     print(out)
