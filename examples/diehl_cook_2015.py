@@ -23,7 +23,11 @@ What differs from Brian's example, and why:
   counts 10 times as much, which gives a neuron twice the mean drive it has
   in Brian's example;
 - the network is reduced (100 excitatory neurons by default), and the time
-  step is 0.5 ms, that of the authors' own code;
+  step is 0.5 ms, that of the authors' own code, with the membranes
+  integrated by exponential Euler: Brian's example uses Euler at 0.1 ms,
+  and Euler at 0.5 ms overshoots when many inhibitory spikes coincide;
+- the normalisation also acts before each presentation of labelling and
+  testing, where it changes only the last training presentation's weights;
 - a digit that makes fewer than 5 spikes is not shown again at a higher
   rate: in one standalone build the schedule of inputs is fixed in advance.
   A test digit to which no neuron responds counts as an error.
@@ -71,6 +75,9 @@ W_TOTAL = 78.0 * INPUTS / 784
 GAIN = 10.0
 MAX_RATE_HZ = 63.75
 TRAIN_SHARE = 2 / 3
+# (the inhibitory synapses grow as the square of the neurons, the input
+# schedule as the presentations: 6 kB each)
+MAX_NEURONS, MAX_EPOCHS = 2000, 100
 TARGETS = ("cpp_standalone", "cython", "numpy")
 
 
@@ -149,7 +156,7 @@ class Model:
                 """,
                 threshold="v > theta - 72 * mV and timer > 5 * ms",
                 reset="v = -65 * mV; timer = 0 * ms; theta += plastic * 0.05 * mV",
-                refractory=5 * ms, method="euler",
+                refractory=5 * ms, method="exponential_euler",
                 namespace={"v_rest": -65 * mV, "v_inh": -100 * mV, "tau": 100 * ms},
                 name=f"excitatory_{arm}")
             exc.v = -105 * mV
@@ -157,7 +164,7 @@ class Model:
             exc.plastic = 1
             inh = NeuronGroup(
                 neurons, membrane, threshold="v > -40 * mV", reset="v = -45 * mV",
-                refractory=2 * ms, method="euler",
+                refractory=2 * ms, method="exponential_euler",
                 namespace={"v_rest": -60 * mV, "v_inh": -85 * mV, "tau": 10 * ms},
                 name=f"inhibitory_{arm}")
             inh.v = -100 * mV
@@ -219,10 +226,12 @@ class Model:
     def counts(self, arm, first, n):
         """Spike counts (n presentations from the ``first``, neurons) while shown."""
         mon = self.monitors[arm]
-        t = np.asarray(mon.t_[:]) * 1000.0
+        # (in whole time steps: times in seconds lose the step's edges late in a long run)
+        step = np.round(np.asarray(mon.t_[:]) * 1000.0 / DT_MS).astype(np.int64)
         i = np.asarray(mon.i[:])
-        presentation = np.floor(t / PRESENTATION_MS + 1e-9).astype(int) - first
-        shown = (t - (presentation + first) * PRESENTATION_MS) < SHOWN_MS - 1e-9
+        per_presentation = int(round(PRESENTATION_MS / DT_MS))
+        presentation = step // per_presentation - first
+        shown = step % per_presentation < int(round(SHOWN_MS / DT_MS))
         keep = shown & (presentation >= 0) & (presentation < n)
         counts = np.zeros((n, self.neurons))
         np.add.at(counts, (presentation[keep], i[keep]), 1)
@@ -281,12 +290,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     neurons = args.neurons if args.neurons is not None else (20 if args.quick else 100)
     epochs = args.epochs if args.epochs is not None else (0.1 if args.quick else 3.0)
-    if neurons < 1:
-        parser.error(f"--neurons must be positive, got {neurons}")
-    if not (epochs > 0 and np.isfinite(epochs)):
-        parser.error(f"--epochs must be positive and finite, got {epochs}")
-    if args.seed < 0:
-        parser.error(f"--seed must not be negative, got {args.seed}")
+    if not 1 <= neurons <= MAX_NEURONS:
+        parser.error(f"--neurons must be from 1 to {MAX_NEURONS}, got {neurons}")
+    if not 0 < epochs <= MAX_EPOCHS:
+        parser.error(f"--epochs must be above 0 and at most {MAX_EPOCHS}, got {epochs}")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be from 0 to 2**32 - 1, got {args.seed}")
+    if args.time_only is not None and args.time_only < 1:
+        parser.error(f"--time-only must be positive, got {args.time_only}")
+    # (a bad folder fails now, not after the run)
+    try:
+        if args.time_only is None:
+            os.makedirs(args.output, exist_ok=True)
+    except OSError as error:
+        parser.error(f"--output: cannot make the folder {args.output!r}: {error.strerror}")
     timing = [t for t in args.timing.split(",") if t]
     for t in timing:
         if t not in TARGETS:
@@ -335,18 +352,16 @@ def main(argv=None):
     for arm in Model.ARMS:
         print(f"accuracy {arm} = {accuracy[arm]:.3f} ({spikes[arm]:.1f} spikes per digit after training, "
               f"{silent[arm]:.3f} of test digits without a spike)")
-    for target in timing:
-        if target not in per_digit:
-            per_digit[target] = time_per_digit(target, neurons, 2 if args.quick else 20, args.seed)
-    for target in timing:
-        print(f"time per digit {target} = {1000 * per_digit[target]:.1f} ms")
     if not deviation <= 1e-9 * W_TOTAL:
         print(f"FAILED: a normalised neuron's input total is {deviation:.3e} from {W_TOTAL:.3f}")
         return 1
-    os.makedirs(args.output, exist_ok=True)
     path = os.path.join(args.output, "diehl_cook_2015.png")
     plot(weights, accuracy, path)
     print(f"figure: {path}")
+    for target in timing:
+        if target not in per_digit:
+            per_digit[target] = time_per_digit(target, neurons, 2 if args.quick else 20, args.seed)
+        print(f"time per digit {target} = {1000 * per_digit[target]:.1f} ms")
     return 0
 
 
