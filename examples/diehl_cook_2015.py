@@ -68,9 +68,10 @@ DT_MS = 0.5
 # and its bounds keep their meaning), and each input spike counts GAIN times
 # as much. 64 inputs whose mean pixel is 0.31 of the maximum then give a
 # neuron twice the mean drive of Brian's example (5 would give the same).
-# With 5, the rising thresholds brought a digit down to 5.4 spikes after 3
-# passes and 3.2 after 10, near or below the 5 under which Brian's example
-# shows a digit again at a higher rate; with 10, 8 after 3 passes.
+# With 5 (and Euler's method), the rising thresholds brought a digit down to
+# 5.4 spikes after 3 passes and 3.2 after 10, near or below the 5 under which
+# Brian's example shows a digit again at a higher rate; with 10, 8 to 9 after
+# 3 passes.
 W_TOTAL = 78.0 * INPUTS / 784
 GAIN = 10.0
 MAX_RATE_HZ = 63.75
