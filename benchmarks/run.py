@@ -78,6 +78,7 @@ TOLERANCE = 1e-9
 # A run is skipped when its estimate exceeds these.
 MAX_RUN_S = 120.0
 QUICK_MAX_RUN_S = 20.0
+QUICK_CYTHON_CACHE = os.path.expanduser("~/.cython/brian2_hetero_quick_O0")
 MEMORY_SHARE = 0.5  # of the memory available when the benchmark starts
 # A floor shorter than this is not timed reliably: no ratios to it are given.
 FLOOR_TIMEABLE_S = 0.05
@@ -427,8 +428,9 @@ class Bench:
 
     def build_folder(self, implementation, target):
         if target == "cython" and self.quick:
-            # --quick keeps its Cython cache, so that it is fast when run again
-            return "brian"
+            # --quick keeps its Cython cache (unoptimised modules, away from
+            # Brian's own), so that it is fast when run again
+            return QUICK_CYTHON_CACHE
         return os.path.join(self.work, f"{implementation}-{target}")
 
     def skip_reason(self, key, case, row):

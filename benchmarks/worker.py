@@ -220,7 +220,7 @@ def main(argv):
         prefs.codegen.cpp.extra_compile_args_gcc = [f for f in flags if not f.startswith("-O")] + ["-O0", "-g0"]
         # (Brian's cache key ignores the flags: these modules must not land in its own cache)
         if build == "brian":
-            build = os.path.expanduser("~/.cython/brian2_hetero_quick_O0")
+            raise SystemExit("worker.py: unoptimised modules need a Cython cache of their own, not 'brian'")
     if standalone:
         set_device("cpp_standalone", directory=build, build_on_run=False)
         rss_file = os.path.join(os.path.abspath(build), "peak_rss.txt")

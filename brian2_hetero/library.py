@@ -47,11 +47,13 @@ def _documented(rule):
 
     def statements(indentation):
         # (a literal block: the paragraph around it is 4 columns to the left)
+        def block(code):
+            return textwrap.indent(textwrap.dedent(code).strip(), indentation)
+
         spec = LIBRARY[rule]
-        text = textwrap.indent(textwrap.dedent(spec.code).strip(), indentation)
+        text = block(spec.code)
         if spec.code_pre is not None and spec.code_pre != spec.code:
-            text += (f"\n\n{indentation[:-4]}and over ``'pre'``::\n\n"
-                     + textwrap.indent(textwrap.dedent(spec.code_pre).strip(), indentation))
+            text += f"\n\n{indentation[:-4]}and over ``'pre'``::\n\n" + block(spec.code_pre)
         return text
 
     def decorate(function):

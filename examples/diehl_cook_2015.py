@@ -133,7 +133,7 @@ class Model:
         rng = np.random.default_rng(seed)
         defaultclock.dt = DT_MS * ms
         self.neurons = neurons
-        stimulus = TimedArray(rates * 1.0, dt=SLOT_MS * ms, name="stimulus")
+        stimulus = TimedArray(rates, dt=SLOT_MS * ms, name="stimulus")
         self.inputs = PoissonGroup(INPUTS, rates="stimulus(t, i) * Hz", name="pixels",
                                    namespace={"stimulus": stimulus})
         # the same initial weights (each neuron's scaled to the total) and
@@ -208,21 +208,21 @@ class Model:
         from brian2 import device, ms
 
         period = PRESENTATION_MS * ms
-        if self.target != "cpp_standalone":
+        standalone = self.target == "cpp_standalone"
+        if not standalone:
             self.net.run(0 * ms)  # compiles
+        # (on cpp_standalone the runs below only write the project's code)
         started = time.perf_counter()
         self.net.run(train * period)
         for group in self.groups.values():
             group.plastic = 0
         if rest:
             self.net.run(rest * period)
-        seconds = time.perf_counter() - started
-        if self.target == "cpp_standalone":
+        if standalone:
             device.build(directory=self.directory, compile=True, run=False, with_output=False)
             started = time.perf_counter()
             device.run(directory=self.directory, with_output=False)
-            seconds = time.perf_counter() - started
-        return seconds
+        return time.perf_counter() - started
 
     def counts(self, arm, first, n):
         """Spike counts (n presentations from the ``first``, neurons) while shown."""
