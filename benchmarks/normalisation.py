@@ -10,9 +10,13 @@ spike of that neuron, against the ways plain Brian offers:
   (updated every time step) and ``S.run_regularly`` (every 10 ms) or
   ``on_post`` (``on_pre``) code that scales the weights;
 - ``netop``: a ``network_operation`` in numpy, as fast as we could write
-  one: periodically, the totals of all neurons with ``np.bincount`` and one
-  multiplication; on spikes, a loop over the neurons that spiked, each with
-  the indices of its synapses found before the run;
+  one for any connectivity: periodically, the totals of all neurons with
+  ``np.bincount``, each neuron's factor, and one multiplication per synapse
+  in place; on spikes, a loop over the neurons that spiked, each with the
+  indices of its synapses found before the run;
+- ``netop_rows`` (all-to-all only): the same with the weights as a matrix,
+  a row per neuron of the side (a view, no index): row sums, and rows
+  scaled in place;
 - ``baseline``: the same network without normalisation (what Brian costs
   anyway: its clock, the target spikes);
 - ``floor``: a hand-written C++ loop over the same normalisations, over
@@ -62,8 +66,10 @@ SIDES = ["post", "pre"]
 COPIES, REPEATS = 20, 9
 RUNS = [("floor", "c++"), ("baseline", "cpp_standalone"), ("hetero", "cpp_standalone"),
         ("summed", "cpp_standalone"), ("baseline", "cython"), ("hetero", "cython"),
-        ("summed", "cython"), ("netop", "cython"), ("baseline", "numpy"), ("hetero", "numpy"),
-        ("summed", "numpy"), ("netop", "numpy")]
+        ("summed", "cython"), ("netop", "cython"), ("netop_rows", "cython"), ("baseline", "numpy"),
+        ("hetero", "numpy"), ("summed", "numpy"), ("netop", "numpy"), ("netop_rows", "numpy")]
+# implementations for all-to-all connectivity only
+ALL_TO_ALL_ONLY = {"netop_rows"}
 
 
 def make_case(M, N, p, side, folder):
@@ -125,19 +131,36 @@ def network(case, implementation, trigger, copies=1):
                 rule.apply_to(S, every=PERIOD_S * second)
             else:
                 rule.apply_to(S, on=f"{side}_spike")
+    elif implementation == "netop_rows":
+        # all-to-all, grouped by the side's neuron: the weights as a
+        # (neuron, synapse) matrix, a row per neuron
+        rows = S.variables["w"].get_value().reshape(n_shared, -1)
+        spikespace = spiking.variables["_spikespace"].get_value()
+        if trigger == "every":
+            def normalise_rows():
+                rows[...] *= (1 + 1.0 * (W_TOTAL / rows.sum(axis=1) - 1))[:, None]
+
+            op = network_operation(dt=PERIOD_S * second, when="end", name="netop")(normalise_rows)
+        else:
+            def on_spikes_rows():
+                for n in spikespace[: spikespace[-1]]:
+                    row = rows[n]
+                    row *= 1 + 1.0 * (W_TOTAL / row.sum() - 1)
+
+            op = network_operation(when="synapses", name="netop")(on_spikes_rows)
+        objects.append(op)
     elif implementation == "netop":
         w = S.variables["w"].get_value()
         shared = case[side]
         spikespace = spiking.variables["_spikespace"].get_value()
 
-        def normalise(mask):
+        def normalise():
+            # the factor of each neuron, then one multiplication per synapse
             totals = np.bincount(shared, w, minlength=n_shared)
-            factor = 1 + 1.0 * (W_TOTAL / totals[shared] - 1)
-            w[mask] = w[mask] * factor[mask]
+            np.multiply(w, (1 + 1.0 * (W_TOTAL / totals - 1))[shared], out=w)
 
         if trigger == "every":
-            op = network_operation(dt=PERIOD_S * second, when="end", name="netop")(
-                lambda: normalise(slice(None)))
+            op = network_operation(dt=PERIOD_S * second, when="end", name="netop")(normalise)
         else:
             # the synapses of each neuron of the side, found once
             synapses_of = np.split(np.argsort(shared, kind="stable"),
@@ -314,6 +337,8 @@ def main(argv=None):
         for trigger in TRIGGERS:
             results = {}
             for implementation, target in RUNS:
+                if implementation in ALL_TO_ALL_ONLY and p < 1:
+                    continue
                 label = f"{side} {M}x{N} p={p:g} {trigger}: {implementation}/{target}"
                 print(f"[{time.perf_counter() - started:6.1f} s] {label}", flush=True)
                 if implementation == "floor":
@@ -351,7 +376,8 @@ def main(argv=None):
                                  own_vs_floor=own / floor_s if own is not None else None,
                                  rule_s=rule_s if implementation != "baseline" else None,
                                  rule_vs_floor=rule_s / floor_s if implementation not in ("baseline", "floor") else None,
-                                 vs_hetero=rule_s / hetero_s if implementation in ("summed", "netop") and hetero_s else None,
+                                 vs_hetero=(rule_s / hetero_s if implementation in ("summed", "netop", "netop_rows")
+                                            and hetero_s else None),
                                  max_diff_floor=diff))
     os.makedirs(output, exist_ok=True)
     with open(os.path.join(output, "normalisation.json"), "w") as f:

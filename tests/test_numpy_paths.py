@@ -1,11 +1,12 @@
 """
-The numpy code's ways of laying out the siblings of a round of events
-(a strided view of every neuron or of some, a padded index with or without
-padding, in parts) and of splitting the spikes of a step into rounds
-(consecutive or interleaved), each on numpy against the plain-Python
-reference, with the way it must take checked (see
-``implementations.numpy_paths``); and the allocator settings of the numpy
-code.
+The numpy code's ways of laying out the siblings of a round of events (a
+strided view of every neuron or of some; a padded index with or without
+padding; flat: the siblings of one neuron as a slice or an index, of every
+neuron or of neurons with very different numbers of synapses one after the
+other) and of splitting the spikes of a step into rounds (consecutive or
+interleaved), each on numpy against the plain-Python reference, with the
+way it must take checked (see ``implementations.numpy_paths``); every
+reduction on each layout; and the allocator settings of the numpy code.
 """
 
 import os
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, Synapses, defaultclock, ms
 
-from brian2_hetero import bugmann2012, normalise_multiplicative
+from brian2_hetero import HeteroRule, bugmann2012, normalise_multiplicative
 from brian2_hetero.implementations import numpy_paths
 from brian2_hetero.printer import LANES, pairwise, print_rule
 from brian2_hetero.render import render
@@ -149,13 +150,22 @@ def test_sparse_synapses_are_padded(numpy_target):
     check(run_bugmann(pre, post, M, N, some_spikes(M, 15, 6, per_step=4), 15), ["padded, masked"])
 
 
-def test_very_different_numbers_of_synapses_are_applied_in_parts(numpy_target):
+def test_very_different_numbers_of_synapses_are_laid_flat(numpy_target):
     # input 0 reaches neuron 0, with 40 synapses, and neurons 1-3, with 1-2
-    pre = list(range(40)) + [0, 0, 1, 0]
-    post = [0] * 40 + [1, 2, 2, 3]
+    # (padding them to 40 would more than double the work), not neuron 4
+    pre = list(range(40)) + [0, 0, 1, 0, 2]
+    post = [0] * 40 + [1, 2, 2, 3, 4]
     spikes = {1: [0], 2: [0, 5], 4: [1, 0]}
-    check(run_bugmann(pre, post, 40, 4, spikes, 6), ["padded, in parts"])
+    check(run_bugmann(pre, post, 40, 5, spikes, 6), ["flat"])
 
+
+def test_a_spike_that_reaches_one_neuron_takes_a_slice(numpy_target):
+    # inputs 0-3 reach neuron 0 only, whose synapses 0-2 and 8 are no
+    # slice; input 5 neuron 1 only, whose synapses 3, 5 and 7 are
+    pre = [0, 1, 2, 4, 4, 5, 6, 6, 3]
+    post = [0, 0, 0, 1, 2, 1, 2, 1, 0]
+    spikes = {1: [0], 2: [5], 3: [1, 4], 5: [3], 6: [5, 0]}
+    check(run_bugmann(pre, post, 7, 3, spikes, 8), ["flat, one neuron", "flat, one neuron, sliced"])
 
 def normalisation(pre, post, n_sources, n_targets, n_steps, **apply):
     """normalise_multiplicative (over='post') applied to synapses k from
@@ -197,17 +207,100 @@ def test_periodic_normalisation_without_a_view(numpy_target):
     # at steps 0, 5, 10 and 15
     expected = normalised(w, post, [range(N)] * 4)
     np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
-    assert numpy_paths["padded"] > 0 and numpy_paths["grid, every neuron"] == 0
+    assert numpy_paths["flat, every neuron"] > 0 and numpy_paths["grid, every neuron"] == 0
 
 
-def test_target_spikes_normalise_some_neurons_of_a_view(numpy_target):
-    M, N, n_steps = 7, 5, 12
-    pre, post = all_to_all(M, N, "source")
+@pytest.mark.parametrize("N, order, path", [
+    # one target spikes in each step: its synapses are a slice, contiguous
+    # or N apart
+    (5, "target", "flat, one neuron, sliced"),
+    (5, "source", "flat, one neuron, sliced"),
+    # targets j and j + 5 spike together: rows of the view
+    (7, "source", "grid, some neurons"),
+])
+def test_target_spikes_normalise_some_neurons(numpy_target, N, order, path):
+    M, n_steps = 7, 12
+    pre, post = all_to_all(M, N, order)
     got, w = normalisation(pre, post, M, N, n_steps, on="post_spike")
     spiking = [[j for j in range(N) if (s + 2 * j) % 5 == 0] for s in range(n_steps)]
     expected = normalised(w, post, spiking)
     np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
-    assert numpy_paths["grid, some neurons"] > 0
+    assert numpy_paths[path] > 0, dict(numpy_paths)
+
+
+REDUCTIONS = """
+total = sum(w_sib, i_sib > 1)
+big = max(w_sib, i_sib > 1)
+small = min(w_sib)
+n = count(i_sib > 1)
+top = argmax(w_sib, i_sib != 2)
+w_sib = 0.5 * w_sib + 0.1 * small + 0.01 * big + 0.001 * n + 0.0001 * total + 0.05 * int(i_sib == top)
+"""
+
+
+def reduced(w, pre, post, applications):
+    """The reference of REDUCTIONS: applied to the targets in each list of
+    ``applications``, one list after the other."""
+    w = list(w)
+    for targets in applications:
+        for t in targets:
+            sib = [k for k in range(len(post)) if post[k] == t]
+            if not sib:
+                continue
+            taking = [k for k in sib if pre[k] > 1]
+            total = sum(w[k] for k in taking)
+            big = max((w[k] for k in taking), default=-np.inf)
+            small = min(w[k] for k in sib)
+            others = [k for k in sib if pre[k] != 2]
+            # the first of the largest, in synapse order
+            top = pre[max(others, key=lambda k: (w[k], -k))] if others else -1
+            for k in sib:
+                w[k] = (0.5 * w[k] + 0.1 * small + 0.01 * big + 0.001 * len(taking) + 0.0001 * total
+                        + 0.05 * (pre[k] == top))
+    return w
+
+
+@pytest.mark.parametrize("layout, apply, path", [
+    ("sparse", dict(every=0.5 * ms), "flat, every neuron"),
+    ("sparse", dict(on="post_spike"), "flat, one neuron"),
+    ("uneven", dict(on="post_spike"), "flat"),
+    ("uneven", dict(on="post_spike"), "padded, masked"),
+    ("all", dict(on="post_spike"), "grid, some neurons"),
+    ("all", dict(every=0.5 * ms), "grid, every neuron"),
+])
+def test_every_reduction_on_every_layout(numpy_target, layout, apply, path):
+    # targets j and j + 5 (and j + 10) spike together; "uneven": target 0
+    # has 40 synapses, the others 2 or 3, so that targets 0, 5 and 10 are
+    # laid flat and the others padded
+    rng = np.random.default_rng(8)
+    if layout == "all":
+        M, N = 6, 7
+        pre, post = all_to_all(M, N, "source")
+    elif layout == "sparse":
+        M, N = 9, 6
+        pairs = [(i, j) for i in range(M) for j in range(N) if rng.random() < 0.5 or i == 2 + j]
+        pre, post = (np.array(a) for a in zip(*[pairs[k] for k in rng.permutation(len(pairs))]))
+    else:
+        M, N = 40, 11
+        pairs = [(i, 0) for i in range(M)] + [(i, j) for j in range(1, N) for i in (0, 2 + j, 20 + j)[:2 + j % 2]]
+        pre, post = (np.array(a) for a in zip(*pairs))
+    n_steps = 11
+    A = NeuronGroup(M, "", name="paths_a")
+    B = NeuronGroup(N, "", threshold=SPIKES, name="paths_b")
+    S = Synapses(A, B, "w : 1", name="paths_s")
+    S.connect(i=pre, j=post)
+    w = 0.1 + weights(pre, post, 9)
+    S.w = w
+    rule = HeteroRule(REDUCTIONS, name="paths_reductions")
+    rule.apply_to(S, **apply)
+    Network(A, B, S, rule).run(n_steps * defaultclock.dt)
+    if "every" in apply:
+        applications = [range(N)] * 3
+    else:
+        applications = [[j for j in range(N) if (s + 2 * j) % 5 == 0] for s in range(n_steps)]
+    expected = reduced(w, pre.tolist(), post.tolist(), applications)
+    np.testing.assert_allclose(np.asarray(S.w[:]), expected, rtol=0, atol=TOLERANCE)
+    assert numpy_paths[path] > 0, dict(numpy_paths)
 
 
 def test_lane_sums_add_in_the_order_of_the_language():
