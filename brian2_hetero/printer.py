@@ -241,7 +241,8 @@ class _C(_Printer):
                 # (NaN compares false: it is taken explicitly, and kept)
                 body += self.when(cond, [f"const double _u = {value};",
                                          f"if (_u {op} {r} || _u != _u)", "{", f"    {r} = _u;", "}"])
-                after.append(self.assign(c_name(st.name), r))
+                # (a zero is +0.0, whichever of 0.0 and -0.0 came first)
+                after.append(self.assign(c_name(st.name), f"{r} + 0.0"))
             else:  # argmax: the other end of the first sibling with the largest value
                 before += [f"double {r} = -1.0;", f"double {r}_best = -INFINITY;"]
                 body += self.when(cond, [

@@ -260,18 +260,13 @@ def reduced(w, pre, post, applications):
     return w
 
 
-@pytest.mark.parametrize("layout, apply, path", [
-    ("sparse", dict(every=0.5 * ms), "flat, every neuron"),
-    ("sparse", dict(on="post_spike"), "flat, one neuron"),
-    ("uneven", dict(on="post_spike"), "flat"),
-    ("uneven", dict(on="post_spike"), "padded, masked"),
-    ("all", dict(on="post_spike"), "grid, some neurons"),
-    ("all", dict(every=0.5 * ms), "grid, every neuron"),
-])
-def test_every_reduction_on_every_layout(numpy_target, layout, apply, path):
-    # targets j and j + 5 (and j + 10) spike together; "uneven": target 0
-    # has 40 synapses, the others 2 or 3, so that targets 0, 5 and 10 are
-    # laid flat and the others padded
+def layout_synapses(layout):
+    """Sources, targets, and the synapses' pre and post: 'all', all-to-all
+    in Brian's order; 'sparse', random synapses in a random order, every
+    target with one at least; 'uneven', target 0 with 40 synapses, the
+    others with 2 or 3. Targets j and j + 5 (and j + 10) spike together (see
+    SPIKES), so that in 'uneven' targets 0, 5 and 10 are laid flat and the
+    others padded."""
     rng = np.random.default_rng(8)
     if layout == "all":
         M, N = 6, 7
@@ -284,22 +279,97 @@ def test_every_reduction_on_every_layout(numpy_target, layout, apply, path):
         M, N = 40, 11
         pairs = [(i, 0) for i in range(M)] + [(i, j) for j in range(1, N) for i in (0, 2 + j, 20 + j)[:2 + j % 2]]
         pre, post = (np.array(a) for a in zip(*pairs))
-    n_steps = 11
+    return M, N, pre, post
+
+
+def apply_rule(code, layout, apply, n_steps, name, w=None):
+    """The rule ``code`` applied by ``apply`` to the synapses of ``layout``
+    for ``n_steps`` (initial weights ``w``, random by default); the
+    synapses' pre, post, initial and final weights."""
+    M, N, pre, post = layout_synapses(layout)
     A = NeuronGroup(M, "", name="paths_a")
     B = NeuronGroup(N, "", threshold=SPIKES, name="paths_b")
     S = Synapses(A, B, "w : 1", name="paths_s")
     S.connect(i=pre, j=post)
-    w = 0.1 + weights(pre, post, 9)
+    w = 0.1 + weights(pre, post, 9) if w is None else np.full(len(pre), w)
     S.w = w
-    rule = HeteroRule(REDUCTIONS, name="paths_reductions")
+    rule = HeteroRule(code, name=name)
     rule.apply_to(S, **apply)
     Network(A, B, S, rule).run(n_steps * defaultclock.dt)
+    return pre, post, w, np.asarray(S.w[:])
+
+
+@pytest.mark.parametrize("layout, apply, path", [
+    ("sparse", dict(every=0.5 * ms), "flat, every neuron"),
+    ("sparse", dict(on="post_spike"), "flat, one neuron"),
+    ("uneven", dict(on="post_spike"), "flat"),
+    ("uneven", dict(on="post_spike"), "padded, masked"),
+    ("all", dict(on="post_spike"), "grid, some neurons"),
+    ("all", dict(every=0.5 * ms), "grid, every neuron"),
+])
+def test_every_reduction_on_every_layout(numpy_target, layout, apply, path):
+    n_steps = 11
+    pre, post, w, got = apply_rule(REDUCTIONS, layout, apply, n_steps, "paths_reductions")
+    N = int(post.max()) + 1
     if "every" in apply:
         applications = [range(N)] * 3
     else:
         applications = [[j for j in range(N) if (s + 2 * j) % 5 == 0] for s in range(n_steps)]
     expected = reduced(w, pre.tolist(), post.tolist(), applications)
-    np.testing.assert_allclose(np.asarray(S.w[:]), expected, rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+    assert numpy_paths[path] > 0, dict(numpy_paths)
+
+
+@pytest.mark.parametrize("layout, apply, path", [
+    ("sparse", dict(every=0.5 * ms), "flat, every neuron"),
+    ("uneven", dict(on="post_spike"), "flat"),
+    ("uneven", dict(on="post_spike"), "padded, masked"),
+    ("all", dict(on="post_spike"), "grid, some neurons"),
+])
+def test_argmax_takes_the_first_of_equal_values_or_none(numpy_target, layout, apply, path):
+    # equal weights at first: the first sibling of input other than 2; no
+    # sibling of an input above 100: -1
+    code = ("top = argmax(w_sib, i_sib != 2)\nnone = argmax(w_sib, i_sib > 100)\n"
+            "w_sib = 0.5 + 0.1 * int(i_sib == top) + 0.01 * none + 0.001 * i_sib")
+    n_steps = 11
+    pre, post, w, got = apply_rule(code, layout, apply, n_steps, "paths_argmax", w=0.5)
+    N = int(post.max()) + 1
+    if "every" in apply:
+        applications = [range(N)] * 3
+    else:
+        applications = [[j for j in range(N) if (s + 2 * j) % 5 == 0] for s in range(n_steps)]
+    w = w.tolist()
+    for targets in applications:
+        for t in targets:
+            sib = [k for k in range(len(post)) if post[k] == t]
+            others = [k for k in sib if pre[k] != 2]
+            top = pre[max(others, key=lambda k: (w[k], -k))] if others else -1
+            for k in sib:
+                w[k] = 0.5 + 0.1 * (pre[k] == top) + 0.01 * -1 + 0.001 * pre[k]
+    np.testing.assert_allclose(got, w, rtol=0, atol=TOLERANCE)
+    assert numpy_paths[path] > 0, dict(numpy_paths)
+
+
+@pytest.mark.parametrize("layout, apply, path", [
+    ("sparse", dict(every=1 * ms), "flat, every neuron"),
+    ("uneven", dict(on="post_spike"), "flat"),
+    ("uneven", dict(on="post_spike"), "padded, masked"),
+    ("all", dict(every=1 * ms), "grid, every neuron"),
+])
+def test_sums_on_every_layout_add_in_the_order_of_the_language(numpy_target, layout, apply, path):
+    # one application to every target (every=, step 0), or to targets 0, 5
+    # and 10 (step 0, flat) and 2 and 7 (step 1, padded), of a sum whose
+    # rounding depends on the order: bit for bit
+    pre, post, w, got = apply_rule("tot = sum(w_sib * 1e16 - w_sib)\nw_sib = tot / 1e16", layout, apply, 2,
+                                   "paths_sums")
+    expected = w.copy()
+    for t in (range(int(post.max()) + 1) if "every" in apply else (0, 5, 10, 2, 7)):
+        sib = np.flatnonzero(post == t)
+        lanes = np.zeros(LANES)
+        for k, v in enumerate(w[sib] * 1e16 - w[sib]):
+            lanes[k % LANES] += v
+        expected[sib] = eval(pairwise([f"lanes[{k}]" for k in range(LANES)])) / 1e16
+    np.testing.assert_array_equal(got, expected)
     assert numpy_paths[path] > 0, dict(numpy_paths)
 
 

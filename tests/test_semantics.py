@@ -67,6 +67,14 @@ CASES = {
               [x + 35 for x in W3]),
     # a sum of many values adds in eight running sums, combined pairwise
     "lanes": ("tot = sum(w_sib * 1e16 - w_sib)\nw_sib = tot", 11, 3, [0.1 * k + 0.05 for k in range(11)], None),
+    # a zero from max, min or clip is +0.0 (C kept the first of 0.0 and
+    # -0.0, numpy the last): 1 / zero is +inf
+    # -0.0 first (z) and last (y)
+    "signed_zeros": ("z = w_sib * (i_sib - 1) * 0\ny = w_sib * (1 - i_sib) * 0\n"
+                     "a = min(z)\nb = max(z)\nc = min(y)\nd = max(y)\n"
+                     "w_sib += (1/a > 0) + (1/b > 0) + (1/c > 0) + (1/d > 0)"
+                     " + (1/clip(-0.0 * w, 0, 1) > 0) + (1/clip(0 * w, -0.0, 1) > 0)", 3, 0, W3,
+                     [x + 6 for x in W3]),
     # NaN excluded by a reduction's condition takes no part
     "nan_excluded": ("d = w_sib + sqrt(i_sib - 1.5)\nm = max(d, i_sib > 1.5)\nw = m", 3, 0, W3,
                      [0.3 + math.sqrt(0.5), 0.2, 0.3]),
